@@ -1,0 +1,127 @@
+/**
+ * The REST API. Handlers only translate HTTP to runner calls and back;
+ * every failure becomes `{"error": "..."}` with the status it deserves.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { describeIssues, JobSpec, JobStatus } from "../models/job.ts";
+import type { StatusView } from "../models/node.ts";
+import { VERSION } from "../models/mod.ts";
+import type { Clock } from "../lib/clock.ts";
+import { logger } from "../lib/log.ts";
+import { ApiError, invalid, notFound } from "./errors.ts";
+import type { Registry } from "./registry.ts";
+import type { Runner } from "./runner.ts";
+import { jobSummary, jobView, nodeView, resultsView } from "./views.ts";
+
+const log = logger("api");
+
+export interface ApiDeps {
+  runner: Runner;
+  registry: Registry;
+  clock: Clock;
+  controllerId: string;
+  maxBody: number;
+}
+
+export function createApi(deps: ApiDeps): Hono {
+  const { runner, registry, clock } = deps;
+  const app = new Hono();
+  const offlineAfter = registry.offlineAfterMs;
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      return c.json({ error: err.message }, err.status as ContentfulStatusCode);
+    }
+    log.error("request failed", { path: c.req.path, error: String(err) });
+    return c.json({ error: `internal error: ${(err as Error).message}` }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
+
+  app.post(
+    "/job",
+    bodyLimit({
+      maxSize: deps.maxBody,
+      onError: (c) =>
+        c.json({ error: `request body is larger than api.max_body (${deps.maxBody} bytes)` }, 413),
+    }),
+    async (c) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch (e) {
+        throw invalid(`body is not valid JSON: ${(e as Error).message}`);
+      }
+      const parsed = JobSpec.safeParse(body);
+      if (!parsed.success) throw invalid(describeIssues(parsed.error));
+      const rec = await runner.submit(parsed.data);
+      return c.json(jobView(rec, {}), 202);
+    },
+  );
+
+  app.get("/job/:id", async (c) => {
+    const rec = runner.record(c.req.param("id"));
+    if (!rec) throw notFound(`job "${c.req.param("id")}" not found`);
+    const state = await runner.results(rec);
+    return c.json(jobView(rec, resultsView(state.results)));
+  });
+
+  app.post("/job/:id/cancel", async (c) => {
+    const rec = await runner.cancel(c.req.param("id"));
+    const state = await runner.results(rec);
+    return c.json(jobView(rec, resultsView(state.results)));
+  });
+
+  app.get("/jobs", (c) => {
+    const limitText = c.req.query("limit") ?? "50";
+    const limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw invalid(`limit: must be a whole number from 1 to 1000, got "${limitText}"`);
+    }
+    const status = c.req.query("status");
+    if (status !== undefined && !JobStatus.safeParse(status).success) {
+      throw invalid(`status: must be one of ${JobStatus.options.join(", ")}, got "${status}"`);
+    }
+    const page = runner.list({ limit, before: c.req.query("before"), status });
+    return c.json({
+      jobs: page.jobs.map(jobSummary),
+      ...(page.next ? { next: page.next } : {}),
+    });
+  });
+
+  app.get("/nodes", (c) => {
+    const now = clock.now();
+    const nodes = [...registry.nodes.values()].sort((a, b) => a.id.localeCompare(b.id));
+    return c.json({ nodes: nodes.map((n) => nodeView(n, now, offlineAfter)) });
+  });
+
+  app.get("/node/:id", (c) => {
+    const n = registry.nodes.get(c.req.param("id"));
+    if (!n) throw notFound(`node "${c.req.param("id")}" not found`);
+    return c.json(nodeView(n, clock.now(), offlineAfter));
+  });
+
+  app.get("/status", (c) => {
+    const now = clock.now();
+    let online = 0;
+    for (const id of registry.nodes.keys()) if (registry.isOnline(id, now)) online++;
+    const counts = runner.counts();
+    const view: StatusView = {
+      status: "active",
+      version: VERSION,
+      controller: deps.controllerId,
+      nodes: { total: registry.nodes.size, online },
+      jobs: counts.byStatus,
+      queue: {
+        running: counts.running,
+        pending: counts.pending,
+        max_concurrent: runner.config.maxConcurrent,
+        max_pending: runner.config.maxPending,
+      },
+    };
+    return c.json(view);
+  });
+
+  return app;
+}

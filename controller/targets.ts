@@ -1,0 +1,92 @@
+/**
+ * Which nodes a job is for, and whether they can run it: pure functions of
+ * the registry snapshot and the time.
+ */
+import type { JobSpec, Target } from "../models/job.ts";
+import type { NodeRecord } from "../models/node.ts";
+
+export function isOnline(n: NodeRecord, now: number, offlineAfterMs: number): boolean {
+  return n.status === "online" && now - Date.parse(n.last_seen) < offlineAfterMs;
+}
+
+export function matches(n: NodeRecord, t: Target): boolean {
+  switch (t.scope) {
+    case "all":
+      return true;
+    case "group":
+      return n.groups.includes(t.value!);
+    case "node":
+      return n.id === t.value;
+  }
+}
+
+export interface Resolution {
+  online: string[];
+  offline: string[];
+}
+
+/** Splits the nodes a target matches into online and offline, sorted by id. */
+export function resolveTarget(
+  nodes: Iterable<NodeRecord>,
+  target: Target,
+  now: number,
+  offlineAfterMs: number,
+): Resolution {
+  const online: string[] = [];
+  const offline: string[] = [];
+  for (const n of nodes) {
+    if (!matches(n, target)) continue;
+    (isOnline(n, now, offlineAfterMs) ? online : offline).push(n.id);
+  }
+  online.sort();
+  offline.sort();
+  return { online, offline };
+}
+
+function describeTarget(t: Target): string {
+  return t.scope === "all" ? "all nodes" : `${t.scope} "${t.value}"`;
+}
+
+/**
+ * Checks a job against the fleet: the target must match a registered node,
+ * and every leaf's backend and action must exist on the nodes it will run
+ * on. Returns the first problem, naming the field, or undefined.
+ */
+export function checkAgainstFleet(
+  spec: JobSpec,
+  nodes: ReadonlyMap<string, NodeRecord>,
+  now: number,
+  offlineAfterMs: number,
+): string | undefined {
+  const { online, offline } = resolveTarget(nodes.values(), spec.target, now, offlineAfterMs);
+  if (online.length + offline.length === 0) {
+    return `target: no registered node matches ${describeTarget(spec.target)}`;
+  }
+  // Judge capabilities by the nodes that will run the job; if all are
+  // offline, by what they last reported.
+  const judged = (online.length > 0 ? online : offline).map((id) => nodes.get(id)!);
+  const leaves: { path: string; backend: string; action: string }[] = [];
+  spec.tasks.forEach((p, i) => {
+    if (p.tasks) {
+      p.tasks.forEach((s, j) =>
+        leaves.push({ path: `tasks[${i}].tasks[${j}]`, backend: s.backend!, action: s.action! })
+      );
+    } else leaves.push({ path: `tasks[${i}]`, backend: p.backend!, action: p.action! });
+  });
+  for (const leaf of leaves) {
+    const lacking = judged.filter((n) => !(leaf.backend in n.backends));
+    if (lacking.length === judged.length) {
+      return `${leaf.path}.backend: unknown backend "${leaf.backend}" (no targeted node has it)`;
+    }
+    if (lacking.length > 0) {
+      return `${leaf.path}.backend: backend "${leaf.backend}" is not available on node ${
+        lacking.slice(0, 5).map((n) => n.id).join(", ")
+      }${lacking.length > 5 ? ` and ${lacking.length - 5} more` : ""}`;
+    }
+    const noAction = judged.filter((n) => !n.backends[leaf.backend]!.includes(leaf.action));
+    if (noAction.length > 0) {
+      return `${leaf.path}.action: unknown action "${leaf.action}" for backend "${leaf.backend}"`;
+    }
+  }
+  return undefined;
+}

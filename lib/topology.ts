@@ -1,0 +1,102 @@
+/**
+ * Every NATS name GRID uses — streams, subjects, KV buckets — and the one
+ * function that creates them. Nothing else spells a subject or bucket name.
+ *
+ * Commands are stored in GRID_CMD and republished by the server to a core
+ * subject per node (`grid.run.<node>`), so delivery is a plain fan-out while
+ * the stream keeps a sequenced record a worker can catch up from. Task
+ * events go to GRID_RES, which is the log each job is replayed from.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  DiscardPolicy,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+
+export const STREAM_COMMANDS = "GRID_CMD";
+export const STREAM_RESULTS = "GRID_RES";
+export const BUCKET_JOBS = "grid_jobs";
+export const BUCKET_NODES = "grid_nodes";
+
+export const subjects = {
+  /** Where the controller publishes a node's commands (stored). */
+  command: (node: string): string => `grid.cmd.${node}`,
+  /** Where the server republishes them and the worker listens (core). */
+  delivery: (node: string): string => `grid.run.${node}`,
+  /** One attempt's outcome on one node. */
+  result: (job: string, step: number, node: string): string =>
+    `grid.res.${job}.${step}.${node}`,
+  /** Job-wide events: cancel, job timeout. */
+  control: (job: string): string => `grid.res.${job}.ctl`,
+  /** Every event of one job. */
+  jobEvents: (job: string): string => `grid.res.${job}.>`,
+  allResults: "grid.res.>",
+  allCommands: "grid.cmd.>",
+  allDeliveries: "grid.run.>",
+} as const;
+
+/** Headers the server puts on republished messages. */
+export const HDR_SEQUENCE = "Nats-Sequence";
+export const HDR_LAST_SEQUENCE = "Nats-Last-Sequence";
+
+const NANOS_PER_MS = 1_000_000;
+const DAY_MS = 86_400_000;
+
+export interface TopologyOptions {
+  /** How long commands stay for workers to catch up on. */
+  commandRetentionMs?: number;
+  /** How long task events (and so job results) are kept. */
+  resultRetentionMs?: number;
+  replicas?: number;
+}
+
+export function streamConfigs(
+  opts: TopologyOptions = {},
+): (Partial<StreamConfig> & { name: string })[] {
+  const replicas = opts.replicas ?? 1;
+  return [
+    {
+      name: STREAM_COMMANDS,
+      subjects: [subjects.allCommands],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: (opts.commandRetentionMs ?? DAY_MS) * NANOS_PER_MS,
+      duplicate_window: 120_000 * NANOS_PER_MS,
+      num_replicas: replicas,
+      republish: { src: subjects.allCommands, dest: subjects.allDeliveries },
+    },
+    {
+      name: STREAM_RESULTS,
+      subjects: [subjects.allResults],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: (opts.resultRetentionMs ?? 30 * DAY_MS) * NANOS_PER_MS,
+      duplicate_window: 120_000 * NANOS_PER_MS,
+      num_replicas: replicas,
+    },
+  ];
+}
+
+/** Creates or updates every stream and bucket; safe to run on every start. */
+export async function ensureTopology(
+  nc: NatsConnection,
+  opts: TopologyOptions = {},
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const cfg of streamConfigs(opts)) {
+    const exists = await jsm.streams.info(cfg.name).then(() => true, () =>
+      false);
+    if (exists) await jsm.streams.update(cfg.name, cfg);
+    else await jsm.streams.add(cfg);
+  }
+  const kvm = new Kvm(nc);
+  for (const bucket of [BUCKET_JOBS, BUCKET_NODES]) {
+    await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1 });
+  }
+}

@@ -1,0 +1,92 @@
+/** Controller and worker configuration files. Durations are Go-style strings. */
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import { NodeId, Token } from "./names.ts";
+
+/** A duration string in a config file, turned into milliseconds. */
+export function durationMs(fallback: string) {
+  return z.string({ error: 'must be a duration such as "5s"' }).default(
+    fallback,
+  ).transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${s}" is not a duration (use e.g. "500ms", "15s", "1m30s")`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+const Port = z.number().int().min(0).max(65535);
+const positive = (fallback: number) =>
+  z.number().int("must be a whole number").min(1, "must be at least 1")
+    .default(fallback);
+
+/** One URL or a list of them. */
+const Urls = z.union([z.string(), z.array(z.string()).min(1)]).transform((
+  u,
+) => (Array.isArray(u) ? u : u.split(",").map((s) => s.trim()))).pipe(
+  z.array(
+    z.string().regex(
+      /^(nats|tls):\/\/[^\s/]+$|^[^\s/:]+:\d+$/,
+      'must look like "nats://host:4222"',
+    ),
+  ),
+);
+
+export const ControllerConfig = z.object({
+  api: z.object({
+    host: z.string().default("0.0.0.0"),
+    port: Port.default(8765),
+    max_body: z.number().int().min(1024).default(1024 * 1024),
+  }).strict().prefault({}),
+  nats: z.object({
+    name: Token.default("controller"),
+    server: z.object({
+      host: z.string().default("0.0.0.0"),
+      port: Port.default(4222),
+      binary: z.string().optional(),
+    }).strict().prefault({}),
+    jetstream: z.object({
+      store_dir: z.string().default("/var/lib/grid/jetstream"),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
+  scheduler: z.object({
+    max_concurrent: positive(5),
+    max_pending: positive(100),
+    task_timeout: durationMs("5m"),
+  }).strict().prefault({}),
+  nodes: z.object({
+    offline_after: durationMs("15s"),
+  }).strict().prefault({}),
+}).strict();
+export type ControllerConfig = z.infer<typeof ControllerConfig>;
+
+export const WorkerConfig = z.object({
+  nats: z.object({
+    name: NodeId,
+    client: z.object({
+      urls: Urls.default(["nats://127.0.0.1:4222"]),
+    }).strict().prefault({}),
+  }).strict(),
+  worker: z.object({
+    groups: z.array(Token).default([]).refine(
+      (g) => new Set(g).size === g.length,
+      "must not list a group twice",
+    ),
+    heartbeat_interval: durationMs("5s"),
+    /** Absolute paths of the programs the system backends run. */
+    binaries: z.object({
+      "apt-get": z.string().startsWith("/", "must be an absolute path")
+        .default("/usr/bin/apt-get"),
+      systemctl: z.string().startsWith("/", "must be an absolute path")
+        .default("/usr/bin/systemctl"),
+      rke2: z.string().startsWith("/", "must be an absolute path")
+        .default("/usr/local/bin/rke2"),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
+}).strict();
+export type WorkerConfig = z.infer<typeof WorkerConfig>;

@@ -1,0 +1,54 @@
+/**
+ * Go-style duration strings ("500ms", "2s", "1m30s") to milliseconds and
+ * back. Operators write durations the way Go, NATS and systemd tools do, so
+ * GRID accepts the same grammar and prints the same shape.
+ */
+
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+
+/** Parses a Go duration string; returns undefined when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  const s = text.trim();
+  if (s === "0") return 0;
+  if (s === "" || s.startsWith("-") || s.startsWith("+")) return undefined;
+  let total = 0;
+  PART.lastIndex = 0;
+  let pos = 0;
+  while (pos < s.length) {
+    PART.lastIndex = pos;
+    const m = PART.exec(s);
+    if (!m) return undefined;
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    pos = PART.lastIndex;
+  }
+  return total;
+}
+
+/** Formats milliseconds the way Go prints a duration, e.g. "2.3s", "1m30s", "450ms". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return "0s";
+  if (ms < 1) return `${trim((ms * 1000).toFixed(3))}µs`;
+  if (ms < 1000) return `${trim(ms.toFixed(3))}ms`;
+  const totalSeconds = ms / 1000;
+  const h = Math.floor(totalSeconds / 3600);
+  const m = Math.floor((totalSeconds % 3600) / 60);
+  const s = totalSeconds - h * 3600 - m * 60;
+  const sec = `${trim(s.toFixed(3))}s`;
+  if (h > 0) return `${h}h${m}m${sec}`;
+  if (m > 0) return `${m}m${sec}`;
+  return sec;
+}
+
+function trim(fixed: string): string {
+  return fixed.includes(".") ? fixed.replace(/\.?0+$/, "") : fixed;
+}

@@ -1,0 +1,210 @@
+/**
+ * The job model: what an operator submits, and what the API returns.
+ * Every type here is inferred from its zod schema.
+ */
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import { NodeId, Token } from "./names.ts";
+
+export const Scope = z.enum(["all", "group", "node"]);
+export const Strategy = z.enum(["fail-fast", "continue"]);
+export const Condition = z.enum(["always", "on_success", "on_failure"]);
+export const JobStatus = z.enum([
+  "pending",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+]);
+export const ResultStatus = z.enum(["success", "failed", "skipped", "cancelled"]);
+
+export type Scope = z.infer<typeof Scope>;
+export type Strategy = z.infer<typeof Strategy>;
+export type Condition = z.infer<typeof Condition>;
+export type JobStatus = z.infer<typeof JobStatus>;
+export type ResultStatus = z.infer<typeof ResultStatus>;
+
+export const TERMINAL: ReadonlySet<JobStatus> = new Set([
+  "completed",
+  "failed",
+  "cancelled",
+]);
+
+/** A Go-style duration string, validated where it is submitted. */
+export const DurationString = z.string().refine(
+  (s) => parseDuration(s) !== undefined,
+  { message: 'must be a duration such as "500ms", "30s" or "1m30s"' },
+);
+
+export const Target = z.object({
+  scope: Scope.default("all"),
+  value: z.string().optional(),
+}).strict().superRefine((t, ctx) => {
+  if (t.scope === "all") return;
+  const check = t.scope === "node" ? NodeId : Token;
+  if (!t.value) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["value"],
+      message: `is required for scope "${t.scope}"`,
+    });
+    return;
+  }
+  const r = check.safeParse(t.value);
+  if (!r.success) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["value"],
+      message: r.error.issues[0]!.message,
+    });
+  }
+});
+export type Target = z.infer<typeof Target>;
+
+const PhaseFields = {
+  backend: Token.optional(),
+  action: Token.optional(),
+  params: z.record(z.string(), z.string({ error: "must be a string" }))
+    .optional(),
+  timeout: DurationString.optional(),
+  max_retries: z.number().int("must be a whole number").min(
+    0,
+    "must not be negative",
+  ).max(100, "must be at most 100").optional(),
+  condition: Condition.optional(),
+};
+
+/** A leaf: one backend action. */
+export const LeafPhase = z.object(PhaseFields).strict();
+export type LeafPhase = z.infer<typeof LeafPhase>;
+
+/** A phase as submitted: a leaf, or a pipeline (`tasks`) of leaves. */
+export const Phase = z.object({
+  ...PhaseFields,
+  tasks: z.array(LeafPhase.extend({ tasks: z.unknown().optional() }))
+    .optional(),
+}).strict();
+export type Phase = z.infer<typeof Phase>;
+
+export const JobSpec = z.object({
+  target: Target.default({ scope: "all" }),
+  strategy: Strategy.default("fail-fast"),
+  timeout: DurationString.optional(),
+  tasks: z.array(Phase, { error: "must be a list of tasks" }).min(
+    1,
+    "must contain at least one task",
+  ),
+}).strict().superRefine((job, ctx) => {
+  job.tasks.forEach((phase, i) => checkShape(phase, ["tasks", i], 0, ctx));
+});
+export type JobSpec = z.infer<typeof JobSpec>;
+
+function checkShape(
+  phase: Record<string, unknown>,
+  path: (string | number)[],
+  depth: number,
+  ctx: z.RefinementCtx,
+): void {
+  const isLeaf = phase.backend !== undefined || phase.action !== undefined;
+  const tasks = phase.tasks as Record<string, unknown>[] | undefined;
+  const isBranch = tasks !== undefined;
+  const issue = (message: string, at: (string | number)[] = path) =>
+    ctx.addIssue({ code: "custom", path: at, message });
+  if (isBranch && depth > 0) {
+    return issue("pipelines cannot be nested: a pipeline step must be a leaf");
+  }
+  if (isLeaf && isBranch) {
+    return issue(
+      "a task is either a leaf (backend/action) or a pipeline (tasks), not both",
+    );
+  }
+  if (!isLeaf && !isBranch) {
+    return issue(
+      "a task needs a backend and action, or a tasks list (pipeline)",
+    );
+  }
+  if (isLeaf) {
+    if (phase.backend === undefined) issue("is required", [...path, "backend"]);
+    if (phase.action === undefined) issue("is required", [...path, "action"]);
+    return;
+  }
+  if (tasks!.length === 0) {
+    return issue("must contain at least one task", [...path, "tasks"]);
+  }
+  for (const key of ["params", "timeout", "max_retries"]) {
+    if (phase[key] !== undefined) {
+      issue("only applies to leaf tasks, not to a pipeline", [...path, key]);
+    }
+  }
+  tasks!.forEach((t, j) => checkShape(t, [...path, "tasks", j], depth + 1, ctx));
+}
+
+/** Renders a zod issue path the way operators write it: tasks[1].action. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+/** One line per issue, each naming the field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => {
+    const where = formatPath(i.path);
+    return where ? `${where}: ${i.message}` : i.message;
+  }).join("; ");
+}
+
+/** A final per-node result as the API shows it. */
+export const NodeResult = z.object({
+  status: ResultStatus,
+  output: z.string().optional(),
+  error: z.string().optional(),
+  duration: z.string(),
+  attempts: z.number().int(),
+  started_at: z.string().optional(),
+  finished_at: z.string().optional(),
+});
+export type NodeResult = z.infer<typeof NodeResult>;
+
+/** The stored job record (KV `jobs`); results live in the results stream. */
+export const JobRecord = z.object({
+  id: Token,
+  target: Target,
+  strategy: Strategy,
+  timeout: z.string().optional(),
+  tasks: z.array(Phase),
+  status: JobStatus,
+  step: z.number().int(),
+  expected: z.array(z.string()),
+  offline: z.array(z.string()),
+  error: z.string().optional(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  started_at: z.string().optional(),
+  finished_at: z.string().optional(),
+  /** Results-stream sequence from which this job's events are replayed. */
+  res_seq: z.number().int().optional(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+/** `GET /job/:id`. */
+export const JobView = JobRecord.omit({ res_seq: true }).extend({
+  results: z.record(z.string(), z.record(z.string(), NodeResult)),
+});
+export type JobView = z.infer<typeof JobView>;
+
+/** One row of `GET /jobs`. */
+export const JobSummary = JobRecord.omit({ res_seq: true, tasks: true })
+  .extend({ steps: z.number().int() });
+export type JobSummary = z.infer<typeof JobSummary>;
+
+export const JobList = z.object({
+  jobs: z.array(JobSummary),
+  next: z.string().optional(),
+});
+export type JobList = z.infer<typeof JobList>;
+
+export const ApiError = z.object({ error: z.string() });

@@ -1,0 +1,71 @@
+/**
+ * Messages on the wire between controller and workers. Commands go to one
+ * node; task events come back on the results stream and are the job's log.
+ */
+import { z } from "zod";
+
+export const RunCommand = z.object({
+  type: z.literal("run"),
+  job: z.string(),
+  step: z.number().int(),
+  attempt: z.number().int(),
+  backend: z.string(),
+  action: z.string(),
+  params: z.record(z.string(), z.string()),
+  timeout_ms: z.number(),
+  issued_at: z.string(),
+});
+export type RunCommand = z.infer<typeof RunCommand>;
+
+export const AbortCommand = z.object({
+  type: z.literal("abort"),
+  job: z.string(),
+  step: z.number().int(),
+  attempt: z.number().int(),
+  reason: z.string(),
+});
+export type AbortCommand = z.infer<typeof AbortCommand>;
+
+export const Command = z.discriminatedUnion("type", [RunCommand, AbortCommand]);
+export type Command = z.infer<typeof Command>;
+
+/** The outcome of one attempt on one node, from the worker or decided by the controller. */
+export const ResultEvent = z.object({
+  type: z.literal("result"),
+  job: z.string(),
+  step: z.number().int(),
+  node: z.string(),
+  attempt: z.number().int(),
+  status: z.enum(["success", "failed", "cancelled"]),
+  output: z.string(),
+  error: z.string().optional(),
+  /** False when running it again cannot help (bad params, node lost, job timeout). */
+  retryable: z.boolean().optional(),
+  started_at: z.string().optional(),
+  finished_at: z.string(),
+  duration_ms: z.number(),
+  by: z.enum(["worker", "controller"]),
+});
+export type ResultEvent = z.infer<typeof ResultEvent>;
+
+export const CancelEvent = z.object({
+  type: z.literal("cancel"),
+  job: z.string(),
+  at: z.string(),
+  reason: z.string(),
+});
+export type CancelEvent = z.infer<typeof CancelEvent>;
+
+export const JobTimeoutEvent = z.object({
+  type: z.literal("job_timeout"),
+  job: z.string(),
+  at: z.string(),
+});
+export type JobTimeoutEvent = z.infer<typeof JobTimeoutEvent>;
+
+export const JobEvent = z.discriminatedUnion("type", [
+  ResultEvent,
+  CancelEvent,
+  JobTimeoutEvent,
+]);
+export type JobEvent = z.infer<typeof JobEvent>;

@@ -1,0 +1,8 @@
+/** GRID's shared data contracts. Imports nothing but zod. */
+export * from "./duration.ts";
+export * from "./names.ts";
+export * from "./job.ts";
+export * from "./node.ts";
+export * from "./messages.ts";
+export * from "./config.ts";
+export const VERSION = "0.1.0";

@@ -1,0 +1,342 @@
+/**
+ * The worker agent: takes in this node's commands, runs them one at a time
+ * in arrival order, and reports each outcome on the results stream.
+ *
+ * Commands arrive as core messages republished from the command stream.
+ * Each carries its stream sequence and the sequence of the previous command
+ * for this node, so a gap (a message lost while disconnected) is noticed and
+ * filled from the stream. A worker that (re)connects catches up from the
+ * last sequence it took in.
+ */
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import { Command, type ResultEvent, type RunCommand } from "../models/messages.ts";
+import type { NodeRecord } from "../models/node.ts";
+import { formatDuration } from "../models/duration.ts";
+import { VERSION } from "../models/mod.ts";
+import { iso } from "../lib/clock.ts";
+import { logger } from "../lib/log.ts";
+import { encodeJson } from "../lib/nats.ts";
+import {
+  BUCKET_NODES,
+  HDR_LAST_SEQUENCE,
+  HDR_SEQUENCE,
+  STREAM_COMMANDS,
+  STREAM_RESULTS,
+  subjects,
+} from "../lib/topology.ts";
+import type { ActionContext, BackendDef, Exec } from "../backends/types.ts";
+import { runAction } from "../backends/run.ts";
+import { describeBackends } from "../backends/mod.ts";
+import { Ledger } from "./ledger.ts";
+
+const log = logger("gridw");
+
+export interface AgentOptions {
+  nc: NatsConnection;
+  id: string;
+  hostname: string;
+  groups: string[];
+  heartbeatMs: number;
+  backends: Map<string, BackendDef>;
+  exec: Exec;
+}
+
+interface Running {
+  cmd: RunCommand;
+  ctl: AbortController;
+  startedAt: number;
+}
+
+export class Agent {
+  #o: AgentOptions;
+  #js: JetStreamClient;
+  #jsm!: JetStreamManager;
+  #kv!: KV;
+  #lastSeq = 0;
+  #ledger = new Ledger();
+  #queue: RunCommand[] = [];
+  #running?: Running;
+  #intake: Promise<void> = Promise.resolve();
+  #sub?: Subscription;
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #stopping = false;
+  #startedAt = new Date().toISOString();
+  #idle: Promise<void> = Promise.resolve();
+  #idleResolve?: () => void;
+
+  constructor(o: AgentOptions) {
+    this.#o = o;
+    this.#js = jetstream(o.nc);
+  }
+
+  async start(): Promise<void> {
+    this.#kv = await this.#openBucket();
+    this.#jsm = await jetstreamManager(this.#o.nc);
+    const prev = await this.#kv.get(this.#o.id);
+    if (prev?.operation === "PUT") {
+      const rec = prev.json<NodeRecord>();
+      this.#lastSeq = rec.cmd_seq ?? 0;
+      // A task that was running when this worker last stopped was cut short.
+      if (rec.running) await this.#reportInterrupted(rec.running);
+    }
+    this.#sub = this.#o.nc.subscribe(subjects.delivery(this.#o.id), {
+      callback: (_err, msg) => this.#serial(() => this.#onLive(msg)),
+    });
+    await this.#heartbeat();
+    await this.#serial(() => this.#catchUp());
+    this.#timers.push(setInterval(() => this.#heartbeat(), this.#o.heartbeatMs));
+    (async () => {
+      for await (const s of this.#o.nc.status()) {
+        if (s.type === "reconnect") {
+          log.info("reconnected; catching up on commands");
+          this.#serial(() => this.#catchUp());
+          this.#heartbeat();
+        } else if (s.type === "disconnect") {
+          log.warn("disconnected from NATS; reconnecting");
+        }
+      }
+    })().catch(() => {});
+    log.info("worker ready", {
+      id: this.#o.id,
+      groups: this.#o.groups.join(",") || "-",
+      backends: [...this.#o.backends.keys()].join(","),
+    });
+  }
+
+  /** Stops taking commands, aborts the running task, and marks the node offline. */
+  async stop(reason = "worker shutting down"): Promise<void> {
+    this.#stopping = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#sub?.unsubscribe();
+    this.#queue = [];
+    this.#running?.ctl.abort(reason);
+    await Promise.race([this.#idle, new Promise((r) => setTimeout(r, 5000))]);
+    await this.#kv.put(this.#o.id, encodeJson(this.#record("offline"))).catch(() => {});
+  }
+
+  // ---- intake ----
+
+  /** Runs intake steps one after another, so sequences are taken in order. */
+  #serial(fn: () => Promise<void> | void): Promise<void> {
+    this.#intake = this.#intake.then(fn).catch((e) =>
+      log.error("command intake failed", { error: String(e) })
+    );
+    return this.#intake;
+  }
+
+  async #onLive(msg: Msg): Promise<void> {
+    const seq = Number(msg.headers?.get(HDR_SEQUENCE));
+    if (!seq || seq <= this.#lastSeq) return;
+    const prev = Number(msg.headers?.get(HDR_LAST_SEQUENCE) || 0);
+    if (prev > this.#lastSeq) await this.#catchUp(seq - 1);
+    await this.#take(seq, msg.data, true);
+  }
+
+  /** Reads this node's commands after the last one taken, up to `upTo`. */
+  async #catchUp(upTo = Infinity): Promise<void> {
+    if (this.#stopping) return;
+    const c = await this.#js.consumers.get(STREAM_COMMANDS, {
+      filter_subjects: subjects.command(this.#o.id),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#lastSeq + 1,
+    });
+    let pending = (await c.info(true)).num_pending;
+    while (pending > 0) {
+      const batch = await c.fetch({ max_messages: Math.min(pending, 256), expires: 5000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        pending = m.info.pending;
+        if (m.seq > upTo) return;
+        if (m.seq > this.#lastSeq) await this.#take(m.seq, m.data, false);
+      }
+      if (got === 0) break;
+    }
+  }
+
+  async #take(seq: number, data: Uint8Array, live: boolean): Promise<void> {
+    this.#lastSeq = Math.max(this.#lastSeq, seq);
+    let cmd: Command;
+    try {
+      const parsed = Command.safeParse(JSON.parse(new TextDecoder().decode(data)));
+      if (!parsed.success) throw new Error(parsed.error.message);
+      cmd = parsed.data;
+    } catch (e) {
+      log.warn("ignoring a malformed command", { seq, error: String(e) });
+      return;
+    }
+    const key = Ledger.key(cmd.job, cmd.step, cmd.attempt);
+    if (cmd.type === "abort") {
+      this.#ledger.add(key);
+      this.#queue = this.#queue.filter((q) => Ledger.key(q.job, q.step, q.attempt) !== key);
+      const r = this.#running?.cmd;
+      if (r && Ledger.key(r.job, r.step, r.attempt) === key) this.#running!.ctl.abort(cmd.reason);
+      return;
+    }
+    if (this.#ledger.has(key)) return;
+    this.#ledger.add(key);
+    // A command read back from the stream may already have an outcome
+    // (reported before a restart, or decided by the controller): skip it.
+    if (!live && await this.#hasOutcome(cmd)) return;
+    this.#queue.push(cmd);
+    this.#next();
+  }
+
+  async #hasOutcome(cmd: RunCommand): Promise<boolean> {
+    try {
+      const m = await this.#jsm.streams.getMessage(STREAM_RESULTS, {
+        last_by_subj: subjects.result(cmd.job, cmd.step, this.#o.id),
+      });
+      return m !== null && (m.json<ResultEvent>().attempt ?? 0) >= cmd.attempt;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- running ----
+
+  #next(): void {
+    if (this.#running || this.#stopping) return;
+    const cmd = this.#queue.shift();
+    if (!cmd) return;
+    const running: Running = { cmd, ctl: new AbortController(), startedAt: Date.now() };
+    this.#running = running;
+    this.#idle = new Promise((r) => (this.#idleResolve = r));
+    this.#execute(running).finally(() => {
+      this.#running = undefined;
+      this.#idleResolve?.();
+      this.#next();
+    });
+  }
+
+  async #execute(r: Running): Promise<void> {
+    const { cmd, ctl } = r;
+    const timeout = setTimeout(
+      () => ctl.abort(`timed out after ${formatDuration(cmd.timeout_ms)}`),
+      cmd.timeout_ms,
+    );
+    // Long tasks show up in the node record (and so in `GET /nodes`); short
+    // ones finish before this fires and cost no extra write.
+    const progress = setTimeout(() => this.#heartbeat(), 250);
+    const ctx: ActionContext = {
+      signal: ctl.signal,
+      exec: this.#o.exec,
+      nodeId: this.#o.id,
+      hostname: this.#o.hostname,
+    };
+    let outcome;
+    try {
+      outcome = await runAction(this.#o.backends, cmd, ctx);
+    } finally {
+      clearTimeout(timeout);
+      clearTimeout(progress);
+    }
+    const finished = Date.now();
+    const ev: ResultEvent = {
+      type: "result",
+      job: cmd.job,
+      step: cmd.step,
+      node: this.#o.id,
+      attempt: cmd.attempt,
+      status: outcome.status,
+      output: outcome.output,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      retryable: outcome.retryable,
+      started_at: iso(r.startedAt),
+      finished_at: iso(finished),
+      duration_ms: finished - r.startedAt,
+      by: "worker",
+    };
+    await this.#report(ev);
+  }
+
+  /** Publishes an outcome, retrying until the stream has it. */
+  async #report(ev: ResultEvent): Promise<void> {
+    const subject = subjects.result(ev.job, ev.step, ev.node);
+    const msgID = `${ev.job}.${ev.step}.${ev.node}.${ev.attempt}.w`;
+    for (let delay = 250;; delay = Math.min(delay * 2, 5000)) {
+      try {
+        await this.#js.publish(subject, encodeJson(ev), { msgID });
+        return;
+      } catch (e) {
+        if (this.#o.nc.isClosed()) return;
+        log.warn("reporting a result failed; retrying", { job: ev.job, error: String(e) });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async #reportInterrupted(running: NonNullable<NodeRecord["running"]>): Promise<void> {
+    const key = Ledger.key(running.job, running.step, running.attempt);
+    this.#ledger.add(key);
+    const now = Date.now();
+    await this.#report({
+      type: "result",
+      job: running.job,
+      step: running.step,
+      node: this.#o.id,
+      attempt: running.attempt,
+      status: "failed",
+      output: "",
+      error: "interrupted: the worker stopped while running this task",
+      started_at: running.since,
+      finished_at: iso(now),
+      duration_ms: Math.max(0, now - Date.parse(running.since)),
+      by: "worker",
+    });
+  }
+
+  // ---- registration ----
+
+  #record(status: "online" | "offline"): NodeRecord {
+    const r = this.#running;
+    return {
+      id: this.#o.id,
+      hostname: this.#o.hostname,
+      groups: this.#o.groups,
+      backends: describeBackends(this.#o.backends),
+      status,
+      last_seen: new Date().toISOString(),
+      started_at: this.#startedAt,
+      version: VERSION,
+      cmd_seq: this.#lastSeq,
+      ...(r && status === "online"
+        ? {
+          running: {
+            job: r.cmd.job,
+            step: r.cmd.step,
+            attempt: r.cmd.attempt,
+            since: iso(r.startedAt),
+          },
+        }
+        : {}),
+      queued: this.#queue.length,
+    };
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      await this.#kv.put(this.#o.id, encodeJson(this.#record("online")));
+    } catch (e) {
+      log.warn("heartbeat failed", { error: String(e) });
+    }
+  }
+
+  async #openBucket(): Promise<KV> {
+    const kvm = new Kvm(this.#o.nc);
+    for (let warned = false;; warned = true) {
+      try {
+        return await kvm.open(BUCKET_NODES);
+      } catch (e) {
+        if (!warned) {
+          log.warn("waiting for the controller to create the nodes bucket", { error: String(e) });
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * gridw — the worker: registers this node and runs the tasks sent to it.
+ */
+import { VERSION } from "../models/mod.ts";
+import { WorkerConfig } from "../models/config.ts";
+import { parseDaemonArgs, shutdownSignal } from "../lib/cli.ts";
+import { ConfigError, loadConfig } from "../lib/config_file.ts";
+import { die, logger, setLogLevel } from "../lib/log.ts";
+import { connectNats } from "../lib/nats.ts";
+import { createBackends } from "../backends/mod.ts";
+import { createExec } from "../backends/exec.ts";
+import { Agent } from "./agent.ts";
+
+const USAGE = `gridw — the GRID worker
+
+Usage: gridw -c FILE          start the worker with a config file
+       gridw --version        print versions
+       gridw --help           this text
+
+It connects to the controller's NATS, registers this node with its groups
+and usable backends, and runs the tasks sent to it, one at a time.`;
+
+const log = logger("gridw");
+
+async function main(): Promise<void> {
+  setLogLevel(Deno.env.get("GRID_LOG"));
+  const args = parseDaemonArgs(Deno.args, USAGE, () => `gridw ${VERSION} (deno ${Deno.version.deno})`);
+  let config: WorkerConfig;
+  try {
+    config = await loadConfig(args.config, WorkerConfig);
+  } catch (e) {
+    if (e instanceof ConfigError) die(e.message, 2);
+    throw e;
+  }
+  const backends = await createBackends(config.worker.binaries);
+  const nc = await connectNats({ servers: config.nats.client.urls, name: config.nats.name });
+  const agent = new Agent({
+    nc,
+    id: config.nats.name,
+    hostname: Deno.hostname(),
+    groups: config.worker.groups,
+    heartbeatMs: config.worker.heartbeat_interval,
+    backends,
+    exec: createExec(),
+  });
+  await agent.start();
+  const sig = await shutdownSignal();
+  log.info("shutting down", { signal: sig });
+  await agent.stop();
+  await nc.drain().catch(() => {});
+  Deno.exit(0);
+}
+
+if (import.meta.main) await main();
