@@ -37,14 +37,19 @@ export function createApi(deps: ApiDeps): Hono {
     log.error("request failed", { path: c.req.path, error: String(err) });
     return c.json({ error: `internal error: ${(err as Error).message}` }, 500);
   });
-  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) =>
+    c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404)
+  );
 
   app.post(
     "/job",
     bodyLimit({
       maxSize: deps.maxBody,
       onError: (c) =>
-        c.json({ error: `request body is larger than api.max_body (${deps.maxBody} bytes)` }, 413),
+        c.json({
+          error:
+            `request body is larger than api.max_body (${deps.maxBody} bytes)`,
+        }, 413),
     }),
     async (c) => {
       let body: unknown;
@@ -77,11 +82,17 @@ export function createApi(deps: ApiDeps): Hono {
     const limitText = c.req.query("limit") ?? "50";
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw invalid(`limit: must be a whole number from 1 to 1000, got "${limitText}"`);
+      throw invalid(
+        `limit: must be a whole number from 1 to 1000, got "${limitText}"`,
+      );
     }
     const status = c.req.query("status");
     if (status !== undefined && !JobStatus.safeParse(status).success) {
-      throw invalid(`status: must be one of ${JobStatus.options.join(", ")}, got "${status}"`);
+      throw invalid(
+        `status: must be one of ${
+          JobStatus.options.join(", ")
+        }, got "${status}"`,
+      );
     }
     const page = runner.list({ limit, before: c.req.query("before"), status });
     return c.json({
@@ -92,7 +103,9 @@ export function createApi(deps: ApiDeps): Hono {
 
   app.get("/nodes", (c) => {
     const now = clock.now();
-    const nodes = [...registry.nodes.values()].sort((a, b) => a.id.localeCompare(b.id));
+    const nodes = [...registry.nodes.values()].sort((a, b) =>
+      a.id.localeCompare(b.id)
+    );
     return c.json({ nodes: nodes.map((n) => nodeView(n, now, offlineAfter)) });
   });
 
@@ -105,7 +118,9 @@ export function createApi(deps: ApiDeps): Hono {
   app.get("/status", (c) => {
     const now = clock.now();
     let online = 0;
-    for (const id of registry.nodes.keys()) if (registry.isOnline(id, now)) online++;
+    for (const id of registry.nodes.keys()) {
+      if (registry.isOnline(id, now)) online++;
+    }
     const counts = runner.counts();
     const view: StatusView = {
       status: "active",

@@ -1,6 +1,9 @@
 /** Errors the API turns into HTTP statuses, each carrying its status. */
 export class ApiError extends Error {
-  constructor(readonly status: 400 | 404 | 409 | 413 | 429 | 503, message: string) {
+  constructor(
+    readonly status: 400 | 404 | 409 | 413 | 429 | 503,
+    message: string,
+  ) {
     super(message);
     this.name = "ApiError";
   }

@@ -24,7 +24,10 @@ export async function readJobEvents(
   });
   let pending = (await c.info(true)).num_pending;
   while (pending > 0) {
-    const batch = await c.fetch({ max_messages: Math.min(pending, 500), expires: 5000 });
+    const batch = await c.fetch({
+      max_messages: Math.min(pending, 500),
+      expires: 5000,
+    });
     let got = 0;
     for await (const m of batch) {
       got++;

@@ -28,7 +28,11 @@ const log = logger("grid");
 
 async function main(): Promise<void> {
   setLogLevel(Deno.env.get("GRID_LOG"));
-  const args = parseDaemonArgs(Deno.args, USAGE, () => `grid ${VERSION} (deno ${Deno.version.deno})`);
+  const args = parseDaemonArgs(
+    Deno.args,
+    USAGE,
+    () => `grid ${VERSION} (deno ${Deno.version.deno})`,
+  );
   let config: ControllerConfig;
   try {
     config = await loadConfig(args.config, ControllerConfig);
@@ -47,19 +51,31 @@ async function main(): Promise<void> {
       name: config.nats.name,
     });
   } catch (e) {
-    if (e instanceof NatsServerError || e instanceof Deno.errors.NotCapable) die((e as Error).message);
+    if (e instanceof NatsServerError || e instanceof Deno.errors.NotCapable) {
+      die((e as Error).message);
+    }
     throw e;
   }
   const clientHost = ["0.0.0.0", "::", ""].includes(config.nats.server.host)
     ? "127.0.0.1"
     : config.nats.server.host;
   const natsUrl = `nats://${clientHost}:${server.port}`;
-  log.info("nats-server ready", { url: natsUrl, store: config.nats.jetstream.store_dir });
+  log.info("nats-server ready", {
+    url: natsUrl,
+    store: config.nats.jetstream.store_dir,
+  });
 
-  const nc = await connectNats({ servers: [natsUrl], name: config.nats.name, firstConnectTimeoutMs: 10_000 });
+  const nc = await connectNats({
+    servers: [natsUrl],
+    name: config.nats.name,
+    firstConnectTimeoutMs: 10_000,
+  });
   await ensureTopology(nc);
   const kvm = new Kvm(nc);
-  const registry = new Registry(await kvm.open(BUCKET_NODES), config.nodes.offline_after);
+  const registry = new Registry(
+    await kvm.open(BUCKET_NODES),
+    config.nodes.offline_after,
+  );
   await registry.ready();
   const runner = new Runner({
     nc,
@@ -87,11 +103,16 @@ async function main(): Promise<void> {
     api = Deno.serve({
       hostname: config.api.host,
       port: config.api.port,
-      onListen: ({ hostname, port }) => log.info("api listening", { url: `http://${hostname}:${port}` }),
+      onListen: ({ hostname, port }) =>
+        log.info("api listening", { url: `http://${hostname}:${port}` }),
     }, app.fetch);
   } catch (e) {
     await server.stop();
-    die(`api: cannot listen on ${config.api.host}:${config.api.port}: ${(e as Error).message}`);
+    die(
+      `api: cannot listen on ${config.api.host}:${config.api.port}: ${
+        (e as Error).message
+      }`,
+    );
   }
 
   const reason = await Promise.race([

@@ -76,7 +76,7 @@ export class NatsServer {
   }
 
   static async start(opts: NatsServerOptions): Promise<NatsServer> {
-    await assertPortFree(opts.host, opts.port);
+    assertPortFree(opts.host, opts.port);
     const tmp = await Deno.makeTempDir({ prefix: "grid-nats-" });
     const conf = join(tmp, "nats.conf");
     // Quoted JSON strings are valid NATS config values and escape any path safely.
@@ -112,7 +112,10 @@ export class NatsServer {
     const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
     let exited: Deno.CommandStatus | undefined;
     child.status.then((s) => (exited = s));
-    const portsFile = join(tmp, `${opts.binary.split("/").pop()}_${child.pid}.ports`);
+    const portsFile = join(
+      tmp,
+      `${opts.binary.split("/").pop()}_${child.pid}.ports`,
+    );
     while (true) {
       if (exited) {
         await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -172,7 +175,9 @@ export class NatsServer {
   }
 }
 
-async function readPorts(file: string): Promise<{ nats?: string[] } | undefined> {
+async function readPorts(
+  file: string,
+): Promise<{ nats?: string[] } | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(file));
   } catch {
@@ -180,7 +185,7 @@ async function readPorts(file: string): Promise<{ nats?: string[] } | undefined>
   }
 }
 
-async function assertPortFree(host: string, port: number): Promise<void> {
+function assertPortFree(host: string, port: number): void {
   if (port === 0) return;
   try {
     const l = Deno.listen({ hostname: host, port });

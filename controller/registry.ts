@@ -37,12 +37,16 @@ export class Registry {
     const iter = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
     this.#stop = () => iter.stop();
     (async () => {
-      for await (const e of iter) this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
+      for await (const e of iter) {
+        this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
+      }
     })().catch((e) => log.error("node watch ended", { error: String(e) }));
     const keys = await kv.keys();
     for await (const key of keys) {
       const e = await kv.get(key);
-      if (e && e.operation === "PUT" && !this.nodes.has(key)) this.#apply(key, e.json());
+      if (e && e.operation === "PUT" && !this.nodes.has(key)) {
+        this.#apply(key, e.json());
+      }
     }
   }
 

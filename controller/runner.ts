@@ -12,8 +12,8 @@
 import {
   DeliverPolicy,
   jetstream,
-  jetstreamManager,
   type JetStreamClient,
+  jetstreamManager,
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -35,7 +35,13 @@ import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { conflict, invalid, notFound, queueFull } from "./errors.ts";
 import { foldJob, initFor } from "./job_log.ts";
 import type { Registry } from "./registry.ts";
-import { applyEvent, type Effect, type JobState, pendingDispatches, startJob } from "./scheduler.ts";
+import {
+  applyEvent,
+  type Effect,
+  type JobState,
+  pendingDispatches,
+  startJob,
+} from "./scheduler.ts";
 import { checkAgainstFleet, resolveTarget } from "./targets.ts";
 import type { Leaf } from "./plan.ts";
 
@@ -110,7 +116,8 @@ export class Runner {
   }
 
   async start(): Promise<void> {
-    this.#graceUntil = this.#deps.clock.now() + this.#deps.config.offlineAfterMs;
+    this.#graceUntil = this.#deps.clock.now() +
+      this.#deps.config.offlineAfterMs;
     await this.#loadRecords();
     const jsm = await jetstreamManager(this.#deps.nc);
     const last = (await jsm.streams.info(STREAM_RESULTS)).state.last_seq;
@@ -126,7 +133,10 @@ export class Runner {
     this.#catchUpTo = last;
     await this.#consume(from);
     if (from > last) this.#finishReplay();
-    this.#tick = setInterval(() => this.#sweep(), this.#deps.config.tickMs ?? 250);
+    this.#tick = setInterval(
+      () => this.#sweep(),
+      this.#deps.config.tickMs ?? 250,
+    );
   }
 
   async stop(): Promise<void> {
@@ -241,10 +251,20 @@ export class Runner {
     return { jobs: out };
   }
 
-  counts(): { byStatus: Record<string, number>; running: number; pending: number } {
+  counts(): {
+    byStatus: Record<string, number>;
+    running: number;
+    pending: number;
+  } {
     const byStatus: Record<string, number> = {};
-    for (const r of this.#index.values()) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-    return { byStatus, running: this.#active.size, pending: this.#queue.length };
+    for (const r of this.#index.values()) {
+      byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+    }
+    return {
+      byStatus,
+      running: this.#active.size,
+      pending: this.#queue.length,
+    };
   }
 
   // ---- start-up ----
@@ -258,7 +278,9 @@ export class Runner {
       if (e && e.operation === "PUT") this.#index.set(id, e.json<JobRecord>());
     }));
     this.#order = [...this.#index.keys()].sort();
-    this.#queue = this.#order.filter((id) => this.#index.get(id)!.status === "pending");
+    this.#queue = this.#order.filter((id) =>
+      this.#index.get(id)!.status === "pending"
+    );
   }
 
   async #consume(from: number): Promise<void> {
@@ -280,13 +302,17 @@ export class Runner {
         }
         if (this.#replaying && m.seq >= this.#catchUpTo) this.#finishReplay();
       }
-    })().catch((e) => log.error("results consumer ended", { error: String(e) }));
+    })().catch((e) =>
+      log.error("results consumer ended", { error: String(e) })
+    );
   }
 
   #finishReplay(): void {
     if (!this.#replaying) return;
     this.#replaying = false;
-    for (const a of this.#active.values()) this.#handle(a, pendingDispatches(a.state));
+    for (const a of this.#active.values()) {
+      this.#handle(a, pendingDispatches(a.state));
+    }
     if (this.#active.size > 0) {
       log.info("resumed running jobs", { jobs: this.#active.size });
     }
@@ -297,7 +323,10 @@ export class Runner {
 
   #pump(): void {
     if (this.#replaying) return;
-    while (this.#active.size < this.#deps.config.maxConcurrent && this.#queue.length > 0) {
+    while (
+      this.#active.size < this.#deps.config.maxConcurrent &&
+      this.#queue.length > 0
+    ) {
       const rec = this.#index.get(this.#queue.shift()!);
       if (rec?.status === "pending") this.#begin(rec);
     }
@@ -414,7 +443,10 @@ export class Runner {
       s.seq = ack.seq;
     }, (err) => {
       s.seq = -1;
-      log.warn("publishing a command failed; will retry", { node, error: String(err) });
+      log.warn("publishing a command failed; will retry", {
+        node,
+        error: String(err),
+      });
     });
   }
 
@@ -427,12 +459,21 @@ export class Runner {
       reason: e.reason,
     };
     this.#js.publish(subjects.command(e.node), encodeJson(cmd)).catch((err) =>
-      log.warn("publishing an abort failed", { node: e.node, error: String(err) })
+      log.warn("publishing an abort failed", {
+        node: e.node,
+        error: String(err),
+      })
     );
   }
 
   /** Publishes an outcome the controller decided, to be applied in log order. */
-  #decide(a: Active, node: string, s: Sent, error: string, retryable: boolean): void {
+  #decide(
+    a: Active,
+    node: string,
+    s: Sent,
+    error: string,
+    retryable: boolean,
+  ): void {
     const now = iso(this.#deps.clock.now());
     const ev: ResultEvent = {
       type: "result",
@@ -448,10 +489,14 @@ export class Runner {
       duration_ms: 0,
       by: "controller",
     };
-    this.#js.publish(subjects.result(a.record.id, s.step, node), encodeJson(ev)).catch((err) => {
-      s.settled = false;
-      log.warn("publishing a decision failed; will retry", { node, error: String(err) });
-    });
+    this.#js.publish(subjects.result(a.record.id, s.step, node), encodeJson(ev))
+      .catch((err) => {
+        s.settled = false;
+        log.warn("publishing a decision failed; will retry", {
+          node,
+          error: String(err),
+        });
+      });
   }
 
   #clearSent(a: Active, node: string): void {
@@ -469,7 +514,11 @@ export class Runner {
     this.#save(a.record).then(() => {
       for (const w of a.waiters) w();
     });
-    log.info("job finished", { job: a.record.id, status, ...(error ? { error } : {}) });
+    log.info("job finished", {
+      job: a.record.id,
+      status,
+      ...(error ? { error } : {}),
+    });
     this.#pump();
   }
 
@@ -483,22 +532,40 @@ export class Runner {
     for (const a of this.#active.values()) {
       if (a.timeoutAt !== undefined && now >= a.timeoutAt && !a.timeoutSent) {
         a.timeoutSent = true;
-        const ev: JobTimeoutEvent = { type: "job_timeout", job: a.record.id, at: iso(now) };
-        this.#js.publish(subjects.control(a.record.id), encodeJson(ev)).catch(() => {
-          a.timeoutSent = false;
-        });
+        const ev: JobTimeoutEvent = {
+          type: "job_timeout",
+          job: a.record.id,
+          at: iso(now),
+        };
+        this.#js.publish(subjects.control(a.record.id), encodeJson(ev)).catch(
+          () => {
+            a.timeoutSent = false;
+          },
+        );
       }
       for (const [node, s] of a.sent) {
         if (s.settled || s.retryTimer !== undefined || s.sentAt === 0) continue;
         if (now >= this.#graceUntil && !registry.isOnline(node, now)) {
           s.settled = true;
           const silent = formatDuration(config.offlineAfterMs);
-          this.#decide(a, node, s, `node lost: no heartbeat for ${silent}`, false);
+          this.#decide(
+            a,
+            node,
+            s,
+            `node lost: no heartbeat for ${silent}`,
+            false,
+          );
           continue;
         }
         const taken = registry.nodes.get(node)?.cmd_seq ?? 0;
-        if (s.seq === -1 || (s.seq > 0 && taken < s.seq && now - s.sentAt > redeliverAfter)) {
-          log.info("re-sending a command the node has not taken", { node, step: s.step });
+        if (
+          s.seq === -1 ||
+          (s.seq > 0 && taken < s.seq && now - s.sentAt > redeliverAfter)
+        ) {
+          log.info("re-sending a command the node has not taken", {
+            node,
+            step: s.step,
+          });
           this.#send(a, node, s);
         }
       }
@@ -510,9 +577,13 @@ export class Runner {
   /** Writes a record; writes to one job are chained so they land in order. */
   #save(rec: JobRecord): Promise<unknown> {
     const prev = this.#saves.get(rec.id) ?? Promise.resolve();
-    const next = prev.then(() => this.#deps.jobs.put(rec.id, encodeJson(rec))).catch((e) =>
-      log.error("saving a job record failed", { job: rec.id, error: String(e) })
-    );
+    const next = prev.then(() => this.#deps.jobs.put(rec.id, encodeJson(rec)))
+      .catch((e) =>
+        log.error("saving a job record failed", {
+          job: rec.id,
+          error: String(e),
+        })
+      );
     this.#saves.set(rec.id, next);
     next.then(() => {
       if (this.#saves.get(rec.id) === next) this.#saves.delete(rec.id);

@@ -62,10 +62,26 @@ export interface JobState {
 }
 
 export type Effect =
-  | { kind: "dispatch"; node: string; leaf: Leaf; attempt: number; notBefore: number }
-  | { kind: "abort"; node: string; step: number; attempt: number; reason: string }
+  | {
+    kind: "dispatch";
+    node: string;
+    leaf: Leaf;
+    attempt: number;
+    notBefore: number;
+  }
+  | {
+    kind: "abort";
+    node: string;
+    step: number;
+    attempt: number;
+    reason: string;
+  }
   | { kind: "step"; step: number }
-  | { kind: "finish"; status: "completed" | "failed" | "cancelled"; error?: string };
+  | {
+    kind: "finish";
+    status: "completed" | "failed" | "cancelled";
+    error?: string;
+  };
 
 export interface JobInit {
   id: string;
@@ -76,7 +92,9 @@ export interface JobInit {
   keepOutput?: boolean;
 }
 
-export function startJob(init: JobInit): { state: JobState; effects: Effect[] } {
+export function startJob(
+  init: JobInit,
+): { state: JobState; effects: Effect[] } {
   const state: JobState = {
     id: init.id,
     strategy: init.strategy,
@@ -290,7 +308,11 @@ function advanceNode(
       effects.push({ kind: "dispatch", node, leaf, attempt: 1, notBefore: 0 });
       return;
     }
-    record(s, leaf.index, node, { status: "skipped", attempts: 0, durationMs: 0 });
+    record(s, leaf.index, node, {
+      status: "skipped",
+      attempts: 0,
+      durationMs: 0,
+    });
     p.sub++;
   }
   p.done = true;
@@ -329,7 +351,12 @@ function finishWalk(s: JobState, effects: Effect[]): void {
   }
   const survivors = s.nodes.filter((n) => !s.progress.get(n)!.failed);
   if (survivors.length === 0) {
-    return finish(s, effects, "failed", `every node failed; first: ${s.firstFailure}`);
+    return finish(
+      s,
+      effects,
+      "failed",
+      `every node failed; first: ${s.firstFailure}`,
+    );
   }
   finish(s, effects, "completed");
 }
@@ -351,6 +378,11 @@ function record(s: JobState, step: number, node: string, o: Outcome): void {
   m.set(node, o);
 }
 
-function abort(node: string, step: number, attempt: number, reason: string): Effect {
+function abort(
+  node: string,
+  step: number,
+  attempt: number,
+  reason: string,
+): Effect {
   return { kind: "abort", node, step, attempt, reason };
 }

@@ -5,8 +5,13 @@
 import type { JobSpec, Target } from "../models/job.ts";
 import type { NodeRecord } from "../models/node.ts";
 
-export function isOnline(n: NodeRecord, now: number, offlineAfterMs: number): boolean {
-  return n.status === "online" && now - Date.parse(n.last_seen) < offlineAfterMs;
+export function isOnline(
+  n: NodeRecord,
+  now: number,
+  offlineAfterMs: number,
+): boolean {
+  return n.status === "online" &&
+    now - Date.parse(n.last_seen) < offlineAfterMs;
 }
 
 export function matches(n: NodeRecord, t: Target): boolean {
@@ -58,20 +63,35 @@ export function checkAgainstFleet(
   now: number,
   offlineAfterMs: number,
 ): string | undefined {
-  const { online, offline } = resolveTarget(nodes.values(), spec.target, now, offlineAfterMs);
+  const { online, offline } = resolveTarget(
+    nodes.values(),
+    spec.target,
+    now,
+    offlineAfterMs,
+  );
   if (online.length + offline.length === 0) {
     return `target: no registered node matches ${describeTarget(spec.target)}`;
   }
   // Judge capabilities by the nodes that will run the job; if all are
   // offline, by what they last reported.
-  const judged = (online.length > 0 ? online : offline).map((id) => nodes.get(id)!);
+  const judged = (online.length > 0 ? online : offline).map((id) =>
+    nodes.get(id)!
+  );
   const leaves: { path: string; backend: string; action: string }[] = [];
   spec.tasks.forEach((p, i) => {
     if (p.tasks) {
       p.tasks.forEach((s, j) =>
-        leaves.push({ path: `tasks[${i}].tasks[${j}]`, backend: s.backend!, action: s.action! })
+        leaves.push({
+          path: `tasks[${i}].tasks[${j}]`,
+          backend: s.backend!,
+          action: s.action!,
+        })
       );
-    } else leaves.push({ path: `tasks[${i}]`, backend: p.backend!, action: p.action! });
+    } else {leaves.push({
+        path: `tasks[${i}]`,
+        backend: p.backend!,
+        action: p.action!,
+      });}
   });
   for (const leaf of leaves) {
     const lacking = judged.filter((n) => !(leaf.backend in n.backends));
@@ -83,7 +103,9 @@ export function checkAgainstFleet(
         lacking.slice(0, 5).map((n) => n.id).join(", ")
       }${lacking.length > 5 ? ` and ${lacking.length - 5} more` : ""}`;
     }
-    const noAction = judged.filter((n) => !n.backends[leaf.backend]!.includes(leaf.action));
+    const noAction = judged.filter((n) =>
+      !n.backends[leaf.backend]!.includes(leaf.action)
+    );
     if (noAction.length > 0) {
       return `${leaf.path}.action: unknown action "${leaf.action}" for backend "${leaf.backend}"`;
     }

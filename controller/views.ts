@@ -1,6 +1,11 @@
 /** Shapes the API returns, built from records and scheduler state. */
 import { formatDuration } from "../models/duration.ts";
-import type { JobRecord, JobSummary, JobView, NodeResult } from "../models/job.ts";
+import type {
+  JobRecord,
+  JobSummary,
+  JobView,
+  NodeResult,
+} from "../models/job.ts";
 import type { NodeRecord, NodeView } from "../models/node.ts";
 import { countSteps } from "./plan.ts";
 import type { Outcome } from "./scheduler.ts";
@@ -40,7 +45,14 @@ export function jobSummary(rec: JobRecord): JobSummary {
   return { ...rest, steps: countSteps(tasks) };
 }
 
-export function nodeView(n: NodeRecord, now: number, offlineAfterMs: number): NodeView {
+export function nodeView(
+  n: NodeRecord,
+  now: number,
+  offlineAfterMs: number,
+): NodeView {
   const { cmd_seq: _, ...rest } = n;
-  return { ...rest, status: isOnline(n, now, offlineAfterMs) ? "online" : "offline" };
+  return {
+    ...rest,
+    status: isOnline(n, now, offlineAfterMs) ? "online" : "offline",
+  };
 }

@@ -25,7 +25,9 @@ export function parseDaemonArgs(
         config: { type: "string", short: "c" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
-        ...Object.fromEntries(extraFlags.map((f) => [f, { type: "boolean" as const }])),
+        ...Object.fromEntries(
+          extraFlags.map((f) => [f, { type: "boolean" as const }]),
+        ),
       },
       allowPositionals: false,
       strict: true,
@@ -42,7 +44,8 @@ export function parseDaemonArgs(
     console.log(versionLine());
     Deno.exit(0);
   }
-  const config = (v.config as string | undefined) ?? Deno.env.get("GRID_CONFIG");
+  const config = (v.config as string | undefined) ??
+    Deno.env.get("GRID_CONFIG");
   if (!config) die(`a config file is required (-c FILE)\n\n${usage}`, 3);
   const flags: Record<string, boolean> = {};
   for (const f of extraFlags) flags[f] = v[f] === true;

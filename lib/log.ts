@@ -21,14 +21,17 @@ export interface Logger {
 }
 
 export function logger(component: string): Logger {
-  const emit = (level: Level) => (msg: string, fields?: Record<string, unknown>) => {
-    if (ORDER[level] < ORDER[threshold]) return;
-    let line = `${new Date().toISOString()} ${level.toUpperCase()} ${component}: ${msg}`;
-    for (const [k, v] of Object.entries(fields ?? {})) {
-      line += ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`;
-    }
-    Deno.stderr.writeSync(encoder.encode(line + "\n"));
-  };
+  const emit =
+    (level: Level) => (msg: string, fields?: Record<string, unknown>) => {
+      if (ORDER[level] < ORDER[threshold]) return;
+      let line = `${
+        new Date().toISOString()
+      } ${level.toUpperCase()} ${component}: ${msg}`;
+      for (const [k, v] of Object.entries(fields ?? {})) {
+        line += ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`;
+      }
+      Deno.stderr.writeSync(encoder.encode(line + "\n"));
+    };
   return {
     debug: emit("debug"),
     info: emit("info"),

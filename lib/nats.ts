@@ -8,7 +8,9 @@ export interface ConnectOptions {
   firstConnectTimeoutMs?: number;
 }
 
-export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats(
+  opts: ConnectOptions,
+): Promise<NatsConnection> {
   return await connect({
     servers: opts.servers,
     name: opts.name,

@@ -90,8 +90,10 @@ export async function ensureTopology(
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(opts)) {
-    const exists = await jsm.streams.info(cfg.name).then(() => true, () =>
-      false);
+    const exists = await jsm.streams.info(cfg.name).then(
+      () => true,
+      () => false,
+    );
     if (exists) await jsm.streams.update(cfg.name, cfg);
     else await jsm.streams.add(cfg);
   }

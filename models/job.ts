@@ -16,7 +16,12 @@ export const JobStatus = z.enum([
   "failed",
   "cancelled",
 ]);
-export const ResultStatus = z.enum(["success", "failed", "skipped", "cancelled"]);
+export const ResultStatus = z.enum([
+  "success",
+  "failed",
+  "skipped",
+  "cancelled",
+]);
 
 export type Scope = z.infer<typeof Scope>;
 export type Strategy = z.infer<typeof Strategy>;
@@ -136,7 +141,9 @@ function checkShape(
       issue("only applies to leaf tasks, not to a pipeline", [...path, key]);
     }
   }
-  tasks!.forEach((t, j) => checkShape(t, [...path, "tasks", j], depth + 1, ctx));
+  tasks!.forEach((t, j) =>
+    checkShape(t, [...path, "tasks", j], depth + 1, ctx)
+  );
 }
 
 /** Renders a zod issue path the way operators write it: tasks[1].action. */

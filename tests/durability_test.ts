@@ -17,7 +17,9 @@ Deno.test("durability: a controller crash mid-job loses and repeats nothing", as
     });
     await waitFor("step 1 to be running on both nodes", async () => {
       const nodes = await (await fetch(`${c.api}/nodes`)).json();
-      return nodes.nodes.every((n: { running?: { step: number } }) => n.running?.step === 1);
+      return nodes.nodes.every((n: { running?: { step: number } }) =>
+        n.running?.step === 1
+      );
     });
     const crashedAt = Date.now();
     await c.crashController();
@@ -85,7 +87,10 @@ Deno.test("durability: offline nodes are listed, not dispatched to", async () =>
     await c.startWorker({ id: "n2", groups: ["g"] });
     await c.waitOnline(["n2"]);
     const again = await c.waitJob(
-      await c.submit({ target: { scope: "node", value: "n2" }, tasks: [{ backend: "ping", action: "echo" }] }),
+      await c.submit({
+        target: { scope: "node", value: "n2" },
+        tasks: [{ backend: "ping", action: "echo" }],
+      }),
     );
     assert.equal(again.status, "completed");
   });

@@ -8,11 +8,24 @@
  * filled from the stream. A worker that (re)connects catches up from the
  * last sequence it took in.
  */
-import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import {
+  DeliverPolicy,
+  jetstream,
+  type JetStreamClient,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { Command, type ResultEvent, type RunCommand } from "../models/messages.ts";
+import type {
+  Msg,
+  NatsConnection,
+  Subscription,
+} from "@nats-io/transport-node";
+import {
+  Command,
+  type ResultEvent,
+  type RunCommand,
+} from "../models/messages.ts";
 import type { NodeRecord } from "../models/node.ts";
 import { formatDuration } from "../models/duration.ts";
 import { VERSION } from "../models/mod.ts";
@@ -83,11 +96,15 @@ export class Agent {
       if (rec.running) await this.#reportInterrupted(rec.running);
     }
     this.#sub = this.#o.nc.subscribe(subjects.delivery(this.#o.id), {
-      callback: (_err, msg) => this.#serial(() => this.#onLive(msg)),
+      callback: (_err, msg) => {
+        this.#serial(() => this.#onLive(msg));
+      },
     });
     await this.#heartbeat();
     await this.#serial(() => this.#catchUp());
-    this.#timers.push(setInterval(() => this.#heartbeat(), this.#o.heartbeatMs));
+    this.#timers.push(
+      setInterval(() => this.#heartbeat(), this.#o.heartbeatMs),
+    );
     (async () => {
       for await (const s of this.#o.nc.status()) {
         if (s.type === "reconnect") {
@@ -114,7 +131,9 @@ export class Agent {
     this.#queue = [];
     this.#running?.ctl.abort(reason);
     await Promise.race([this.#idle, new Promise((r) => setTimeout(r, 5000))]);
-    await this.#kv.put(this.#o.id, encodeJson(this.#record("offline"))).catch(() => {});
+    await this.#kv.put(this.#o.id, encodeJson(this.#record("offline"))).catch(
+      () => {},
+    );
   }
 
   // ---- intake ----
@@ -145,7 +164,10 @@ export class Agent {
     });
     let pending = (await c.info(true)).num_pending;
     while (pending > 0) {
-      const batch = await c.fetch({ max_messages: Math.min(pending, 256), expires: 5000 });
+      const batch = await c.fetch({
+        max_messages: Math.min(pending, 256),
+        expires: 5000,
+      });
       let got = 0;
       for await (const m of batch) {
         got++;
@@ -161,7 +183,9 @@ export class Agent {
     this.#lastSeq = Math.max(this.#lastSeq, seq);
     let cmd: Command;
     try {
-      const parsed = Command.safeParse(JSON.parse(new TextDecoder().decode(data)));
+      const parsed = Command.safeParse(
+        JSON.parse(new TextDecoder().decode(data)),
+      );
       if (!parsed.success) throw new Error(parsed.error.message);
       cmd = parsed.data;
     } catch (e) {
@@ -171,9 +195,13 @@ export class Agent {
     const key = Ledger.key(cmd.job, cmd.step, cmd.attempt);
     if (cmd.type === "abort") {
       this.#ledger.add(key);
-      this.#queue = this.#queue.filter((q) => Ledger.key(q.job, q.step, q.attempt) !== key);
+      this.#queue = this.#queue.filter((q) =>
+        Ledger.key(q.job, q.step, q.attempt) !== key
+      );
       const r = this.#running?.cmd;
-      if (r && Ledger.key(r.job, r.step, r.attempt) === key) this.#running!.ctl.abort(cmd.reason);
+      if (r && Ledger.key(r.job, r.step, r.attempt) === key) {
+        this.#running!.ctl.abort(cmd.reason);
+      }
       return;
     }
     if (this.#ledger.has(key)) return;
@@ -202,7 +230,11 @@ export class Agent {
     if (this.#running || this.#stopping) return;
     const cmd = this.#queue.shift();
     if (!cmd) return;
-    const running: Running = { cmd, ctl: new AbortController(), startedAt: Date.now() };
+    const running: Running = {
+      cmd,
+      ctl: new AbortController(),
+      startedAt: Date.now(),
+    };
     this.#running = running;
     this.#idle = new Promise((r) => (this.#idleResolve = r));
     this.#execute(running).finally(() => {
@@ -263,13 +295,18 @@ export class Agent {
         return;
       } catch (e) {
         if (this.#o.nc.isClosed()) return;
-        log.warn("reporting a result failed; retrying", { job: ev.job, error: String(e) });
+        log.warn("reporting a result failed; retrying", {
+          job: ev.job,
+          error: String(e),
+        });
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
-  async #reportInterrupted(running: NonNullable<NodeRecord["running"]>): Promise<void> {
+  async #reportInterrupted(
+    running: NonNullable<NodeRecord["running"]>,
+  ): Promise<void> {
     const key = Ledger.key(running.job, running.step, running.attempt);
     this.#ledger.add(key);
     const now = Date.now();
@@ -333,7 +370,9 @@ export class Agent {
         return await kvm.open(BUCKET_NODES);
       } catch (e) {
         if (!warned) {
-          log.warn("waiting for the controller to create the nodes bucket", { error: String(e) });
+          log.warn("waiting for the controller to create the nodes bucket", {
+            error: String(e),
+          });
         }
         await new Promise((r) => setTimeout(r, 1000));
       }

@@ -24,7 +24,11 @@ const log = logger("gridw");
 
 async function main(): Promise<void> {
   setLogLevel(Deno.env.get("GRID_LOG"));
-  const args = parseDaemonArgs(Deno.args, USAGE, () => `gridw ${VERSION} (deno ${Deno.version.deno})`);
+  const args = parseDaemonArgs(
+    Deno.args,
+    USAGE,
+    () => `gridw ${VERSION} (deno ${Deno.version.deno})`,
+  );
   let config: WorkerConfig;
   try {
     config = await loadConfig(args.config, WorkerConfig);
@@ -33,7 +37,10 @@ async function main(): Promise<void> {
     throw e;
   }
   const backends = await createBackends(config.worker.binaries);
-  const nc = await connectNats({ servers: config.nats.client.urls, name: config.nats.name });
+  const nc = await connectNats({
+    servers: config.nats.client.urls,
+    name: config.nats.name,
+  });
   const agent = new Agent({
     nc,
     id: config.nats.name,

@@ -1,0 +1,19 @@
+/** The local fleet the quick start and the scenarios run on. */
+import type { WorkerSpec } from "./cluster.ts";
+
+export const LOCAL_FLEET: WorkerSpec[] = [
+  { id: "web-01", groups: ["web", "prod"] },
+  { id: "web-02", groups: ["web", "prod"] },
+  { id: "db-01", groups: ["db", "prod"] },
+];
+
+/** Runs gridc from source with its own permission set. */
+export function gridc(args: string[], inherit = false): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-q", "-P=client", "client/main.ts", ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdin: "null",
+    stdout: inherit ? "inherit" : "piped",
+    stderr: inherit ? "inherit" : "piped",
+  });
+}
