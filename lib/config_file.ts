@@ -23,8 +23,8 @@ export function parseConfig<S extends z.ZodType>(
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
-    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+    const pos = lines.linePos(e.pos[0]);
+    const where = `${file}:${pos.line}:${pos.col}`;
     throw new ConfigError(`${where}: invalid YAML: ${firstLine(e.message)}`);
   }
   const data = doc.toJS() ?? {};
