@@ -13,7 +13,14 @@ import { logger } from "../lib/log.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import type { Registry } from "./registry.ts";
 import type { Runner } from "./runner.ts";
-import { jobSummary, jobView, nodeView, resultsView } from "./views.ts";
+import {
+  hasDroppedOutput,
+  jobSummary,
+  jobView,
+  jobViewJson,
+  nodeView,
+  resultsView,
+} from "./views.ts";
 
 const log = logger("api");
 
@@ -69,7 +76,17 @@ export function createApi(deps: ApiDeps): Hono {
     const rec = runner.record(c.req.param("id"));
     if (!rec) throw notFound(`job "${c.req.param("id")}" not found`);
     const state = await runner.results(rec);
-    return c.json(jobView(rec, resultsView(state.results)));
+    if (!hasDroppedOutput(state.results)) return c.json(jobView(rec, resultsView(state.results)));
+    const chunks = jobViewJson(rec, state.results, (seq) => runner.loadOutput(seq));
+    const enc = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        const next = await chunks.next();
+        if (next.done) ctl.close();
+        else ctl.enqueue(enc.encode(next.value));
+      },
+    });
+    return new Response(body, { headers: { "content-type": "application/json" } });
   });
 
   app.post("/job/:id/cancel", async (c) => {

@@ -44,8 +44,9 @@ export async function foldJob(
   js: JetStreamClient,
   rec: JobRecord,
   keepOutput: boolean,
+  outputBudget = Infinity,
 ): Promise<JobState> {
-  const { state } = startJob(initFor(rec, keepOutput));
+  const { state } = startJob({ ...initFor(rec, keepOutput), outputBudget });
   if (rec.status === "pending") return state;
   await readJobEvents(js, rec, (ev, seq) => applyEvent(state, ev, seq));
   return state;

@@ -14,6 +14,7 @@ import {
   jetstream,
   type JetStreamClient,
   jetstreamManager,
+  type JetStreamManager,
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -54,6 +55,8 @@ export interface RunnerConfig {
   offlineAfterMs: number;
   /** How often deadlines are checked. */
   tickMs?: number;
+  /** Output bytes one `GET /job/:id` holds in memory before it streams the rest. */
+  viewOutputBudget?: number;
 }
 
 export interface RunnerDeps {
@@ -91,6 +94,7 @@ interface Active {
 export class Runner {
   #deps: RunnerDeps;
   #js: JetStreamClient;
+  #jsm?: JetStreamManager;
   #index = new Map<string, JobRecord>();
   /** Job ids in creation order (ids sort by creation time). */
   #order: string[] = [];
@@ -229,9 +233,19 @@ export class Runner {
     return this.#index.get(id);
   }
 
-  /** Scheduler state with outputs, rebuilt from the job's log. */
+  /**
+   * Scheduler state with outputs, rebuilt from the job's log. Outputs past
+   * `viewOutputBudget` bytes are left in the stream, to be read by
+   * `loadOutput` while the answer is written.
+   */
   async results(rec: JobRecord): Promise<JobState> {
-    return await foldJob(this.#js, rec, true);
+    return await foldJob(this.#js, rec, true, this.#deps.config.viewOutputBudget ?? 64 << 20);
+  }
+
+  async loadOutput(seq: number): Promise<string> {
+    this.#jsm ??= await jetstreamManager(this.#deps.nc);
+    const m = await this.#jsm.streams.getMessage(STREAM_RESULTS, { seq });
+    return m ? (m.json<ResultEvent>().output ?? "") : "";
   }
 
   /** Newest first, `before` an id (exclusive), optionally one status. */

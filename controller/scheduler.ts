@@ -30,6 +30,8 @@ export interface Outcome {
   durationMs: number;
   /** Results-stream sequence of the event that decided this outcome. */
   seq?: number;
+  /** The output was not kept (over the memory budget); read it by `seq`. */
+  outputDropped?: boolean;
 }
 
 interface NodeProgress {
@@ -59,6 +61,8 @@ export interface JobState {
   results: Map<number, Map<string, Outcome>>;
   /** Keep task output in outcomes (API views) or drop it (the runner). */
   keepOutput: boolean;
+  /** Output bytes still allowed in memory; past it outputs are dropped and flagged. */
+  outputBudget: number;
 }
 
 export type Effect =
@@ -90,6 +94,7 @@ export interface JobInit {
   phases: PlanPhase[];
   nodes: readonly string[];
   keepOutput?: boolean;
+  outputBudget?: number;
 }
 
 export function startJob(
@@ -115,6 +120,7 @@ export function startJob(
     status: "running",
     results: new Map(),
     keepOutput: init.keepOutput ?? false,
+    outputBudget: init.outputBudget ?? Infinity,
   };
   const effects: Effect[] = [];
   if (state.nodes.length === 0) {
@@ -231,11 +237,20 @@ function onResult(
   }
   p.inflight = false;
   p.retryAt = 0;
+  let output: string | undefined;
+  let outputDropped: true | undefined;
+  if (s.keepOutput && ev.output) {
+    if (ev.output.length <= s.outputBudget) {
+      s.outputBudget -= ev.output.length;
+      output = ev.output;
+    } else outputDropped = true;
+  }
   record(s, leaf.index, ev.node, {
     status: ev.status,
     attempts: p.attempt,
     error: ev.error,
-    output: s.keepOutput ? ev.output : undefined,
+    output,
+    outputDropped,
     startedAt: ev.started_at,
     finishedAt: ev.finished_at,
     durationMs: ev.duration_ms,

@@ -11,32 +11,74 @@ import { countSteps } from "./plan.ts";
 import type { Outcome } from "./scheduler.ts";
 import { isOnline } from "./targets.ts";
 
-export function resultsView(
-  results: ReadonlyMap<number, ReadonlyMap<string, Outcome>>,
-): JobView["results"] {
-  const out: JobView["results"] = {};
+type Results = ReadonlyMap<number, ReadonlyMap<string, Outcome>>;
+
+export function nodeResult(o: Outcome, output = o.output): NodeResult {
+  return {
+    status: o.status,
+    ...(output ? { output } : {}),
+    ...(o.error ? { error: o.error } : {}),
+    duration: formatDuration(o.durationMs),
+    attempts: o.attempts,
+    ...(o.startedAt ? { started_at: o.startedAt } : {}),
+    ...(o.finishedAt ? { finished_at: o.finishedAt } : {}),
+  };
+}
+
+function* ordered(results: Results): Generator<[number, [string, Outcome][]]> {
   for (const step of [...results.keys()].sort((a, b) => a - b)) {
-    const byNode: Record<string, NodeResult> = {};
     const nodes = results.get(step)!;
-    for (const node of [...nodes.keys()].sort()) {
-      const o = nodes.get(node)!;
-      byNode[node] = {
-        status: o.status,
-        ...(o.output ? { output: o.output } : {}),
-        ...(o.error ? { error: o.error } : {}),
-        duration: formatDuration(o.durationMs),
-        attempts: o.attempts,
-        ...(o.startedAt ? { started_at: o.startedAt } : {}),
-        ...(o.finishedAt ? { finished_at: o.finishedAt } : {}),
-      };
-    }
-    out[String(step)] = byNode;
+    yield [step, [...nodes.keys()].sort().map((n) => [n, nodes.get(n)!])];
+  }
+}
+
+export function resultsView(results: Results): JobView["results"] {
+  const out: JobView["results"] = {};
+  for (const [step, nodes] of ordered(results)) {
+    out[String(step)] = Object.fromEntries(nodes.map(([n, o]) => [n, nodeResult(o)]));
   }
   return out;
 }
 
+/** True when some output was left out of memory and must be read back to serve the job. */
+export function hasDroppedOutput(results: Results): boolean {
+  for (const nodes of results.values()) {
+    for (const o of nodes.values()) if (o.outputDropped) return true;
+  }
+  return false;
+}
+
+/**
+ * The job view as JSON text, piece by piece. Outputs that were not kept in
+ * memory are read back one at a time as they are written, so a job with
+ * gigabytes of output is served in bounded memory.
+ */
+export async function* jobViewJson(
+  rec: JobRecord,
+  results: Results,
+  loadOutput: (seq: number) => Promise<string>,
+): AsyncGenerator<string> {
+  const head = JSON.stringify(jobView(rec, {}));
+  // jobView puts `results` last, so the text ends with `"results":{}}`.
+  yield head.slice(0, -2);
+  let firstStep = true;
+  for (const [step, nodes] of ordered(results)) {
+    yield `${firstStep ? "" : ","}${JSON.stringify(String(step))}:{`;
+    firstStep = false;
+    let firstNode = true;
+    for (const [node, o] of nodes) {
+      const output = o.outputDropped && o.seq !== undefined ? await loadOutput(o.seq) : o.output;
+      yield `${firstNode ? "" : ","}${JSON.stringify(node)}:${JSON.stringify(nodeResult(o, output))}`;
+      firstNode = false;
+    }
+    yield "}";
+  }
+  yield "}}";
+}
+
 export function jobView(rec: JobRecord, results: JobView["results"]): JobView {
   const { res_seq: _, ...rest } = rec;
+  // `results` must stay the last key: jobViewJson relies on it.
   return { ...rest, results };
 }
 
