@@ -76,8 +76,14 @@ export function createApi(deps: ApiDeps): Hono {
     const rec = runner.record(c.req.param("id"));
     if (!rec) throw notFound(`job "${c.req.param("id")}" not found`);
     const state = await runner.results(rec);
-    if (!hasDroppedOutput(state.results)) return c.json(jobView(rec, resultsView(state.results)));
-    const chunks = jobViewJson(rec, state.results, (seq) => runner.loadOutput(seq));
+    if (!hasDroppedOutput(state.results)) {
+      return c.json(jobView(rec, resultsView(state.results)));
+    }
+    const chunks = jobViewJson(
+      rec,
+      state.results,
+      (seq) => runner.loadOutput(seq),
+    );
     const enc = new TextEncoder();
     const body = new ReadableStream<Uint8Array>({
       async pull(ctl) {
@@ -86,7 +92,9 @@ export function createApi(deps: ApiDeps): Hono {
         else ctl.enqueue(enc.encode(next.value));
       },
     });
-    return new Response(body, { headers: { "content-type": "application/json" } });
+    return new Response(body, {
+      headers: { "content-type": "application/json" },
+    });
   });
 
   app.post("/job/:id/cancel", async (c) => {

@@ -13,8 +13,8 @@ import {
   DeliverPolicy,
   jetstream,
   type JetStreamClient,
-  jetstreamManager,
   type JetStreamManager,
+  jetstreamManager,
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -239,7 +239,12 @@ export class Runner {
    * `loadOutput` while the answer is written.
    */
   async results(rec: JobRecord): Promise<JobState> {
-    return await foldJob(this.#js, rec, true, this.#deps.config.viewOutputBudget ?? 64 << 20);
+    return await foldJob(
+      this.#js,
+      rec,
+      true,
+      this.#deps.config.viewOutputBudget ?? 64 << 20,
+    );
   }
 
   async loadOutput(seq: number): Promise<string> {

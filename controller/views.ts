@@ -35,7 +35,9 @@ function* ordered(results: Results): Generator<[number, [string, Outcome][]]> {
 export function resultsView(results: Results): JobView["results"] {
   const out: JobView["results"] = {};
   for (const [step, nodes] of ordered(results)) {
-    out[String(step)] = Object.fromEntries(nodes.map(([n, o]) => [n, nodeResult(o)]));
+    out[String(step)] = Object.fromEntries(
+      nodes.map(([n, o]) => [n, nodeResult(o)]),
+    );
   }
   return out;
 }
@@ -67,8 +69,12 @@ export async function* jobViewJson(
     firstStep = false;
     let firstNode = true;
     for (const [node, o] of nodes) {
-      const output = o.outputDropped && o.seq !== undefined ? await loadOutput(o.seq) : o.output;
-      yield `${firstNode ? "" : ","}${JSON.stringify(node)}:${JSON.stringify(nodeResult(o, output))}`;
+      const output = o.outputDropped && o.seq !== undefined
+        ? await loadOutput(o.seq)
+        : o.output;
+      yield `${firstNode ? "" : ","}${JSON.stringify(node)}:${
+        JSON.stringify(nodeResult(o, output))
+      }`;
       firstNode = false;
     }
     yield "}";

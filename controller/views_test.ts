@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import type { JobRecord } from "../models/job.ts";
 import type { Outcome } from "./scheduler.ts";
-import { hasDroppedOutput, jobView, jobViewJson, resultsView } from "./views.ts";
+import {
+  hasDroppedOutput,
+  jobView,
+  jobViewJson,
+  resultsView,
+} from "./views.ts";
 
 const rec: JobRecord = {
   id: "0000000000100000",

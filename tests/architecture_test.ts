@@ -23,8 +23,14 @@ const folder = (spec: string) => spec.split("/")[0]!;
 
 Deno.test("architecture: the worker never reaches controller or client code", async () => {
   const mods = await graph("worker/main.ts");
-  assert.deepEqual(mods.filter((m) => ["controller", "client"].includes(folder(m))), []);
-  assert.ok(!mods.some((m) => m.startsWith("npm:hono")), "gridw must not carry hono");
+  assert.deepEqual(
+    mods.filter((m) => ["controller", "client"].includes(folder(m))),
+    [],
+  );
+  assert.ok(
+    !mods.some((m) => m.startsWith("npm:hono")),
+    "gridw must not carry hono",
+  );
 });
 
 Deno.test("architecture: the CLI reaches only models, yaml and node builtins", async () => {
@@ -38,10 +44,16 @@ Deno.test("architecture: the CLI reaches only models, yaml and node builtins", a
 
 Deno.test("architecture: models depend on nothing but zod", async () => {
   const mods = await graph("models/mod.ts");
-  assert.deepEqual(mods.filter((m) => folder(m) !== "models" && !m.startsWith("npm:zod")), []);
+  assert.deepEqual(
+    mods.filter((m) => folder(m) !== "models" && !m.startsWith("npm:zod")),
+    [],
+  );
 });
 
 Deno.test("architecture: the controller never reaches worker, backend or client code", async () => {
   const mods = await graph("controller/main.ts");
-  assert.deepEqual(mods.filter((m) => ["worker", "backends", "client"].includes(folder(m))), []);
+  assert.deepEqual(
+    mods.filter((m) => ["worker", "backends", "client"].includes(folder(m))),
+    [],
+  );
 });

@@ -12,9 +12,17 @@ import { ROOT } from "./harness.ts";
 
 Deno.test("compose.yaml: parses and names only files and tasks that exist", async () => {
   const compose = parse(await Deno.readTextFile(join(ROOT, "compose.yaml")));
-  const tasks = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks;
-  const services = Object.entries(compose.services) as [string, { command: string }][];
-  assert.deepEqual(services.map(([n]) => n).sort(), ["controller", "web-01", "web-02"]);
+  const tasks =
+    JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks;
+  const services = Object.entries(compose.services) as [
+    string,
+    { command: string },
+  ][];
+  assert.deepEqual(services.map(([n]) => n).sort(), [
+    "controller",
+    "web-01",
+    "web-02",
+  ]);
   for (const [name, svc] of services) {
     const m = /deno task (\w+) -c ([^\s"]+)/.exec(svc.command);
     assert.ok(m, `${name}: runs a deno task with a config`);

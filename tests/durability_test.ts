@@ -95,3 +95,51 @@ Deno.test("durability: offline nodes are listed, not dispatched to", async () =>
     assert.equal(again.status, "completed");
   });
 });
+
+Deno.test("durability: a restarted worker catches up on commands sent while it was down, once", async () => {
+  await withCluster(
+    { workers: [{ id: "n1" }], offlineAfter: "30s" },
+    async (c) => {
+      // Warm up so the worker has taken a command before it goes down.
+      await c.waitJob(
+        await c.submit({ tasks: [{ backend: "ping", action: "echo" }] }),
+      );
+      await c.workers.get("n1")!.stop("SIGKILL");
+      // Within offline_after the node still counts as online: the command is
+      // stored in the stream with nobody listening.
+      const id = await c.submit({
+        tasks: [{
+          backend: "ping",
+          action: "echo",
+          params: { message: "caught up" },
+        }],
+      });
+      await waitFor(
+        "the job to run",
+        async () => (await c.job(id)).status === "running",
+      );
+      const back = await c.startWorker({ id: "n1" });
+      const job = await c.waitJob(id);
+      assert.equal(job.status, "completed");
+      assert.equal(job.results["0"]["n1"].output, "caught up");
+      assert.equal(job.results["0"]["n1"].attempts, 1);
+      assert.equal(
+        back.log.filter((l) =>
+          l.includes(`job=${id}`) && l.includes("task started")
+        ).length,
+        1,
+      );
+
+      // Restarting again must not run it a second time.
+      await back.stop();
+      const again = await c.startWorker({ id: "n1" });
+      await c.waitJob(
+        await c.submit({ tasks: [{ backend: "ping", action: "echo" }] }),
+      );
+      assert.equal(
+        again.log.some((l) => l.includes(`job=${id}`)),
+        false,
+      );
+    },
+  );
+});

@@ -259,6 +259,12 @@ export class Agent {
       nodeId: this.#o.id,
       hostname: this.#o.hostname,
     };
+    log.info("task started", {
+      job: cmd.job,
+      step: cmd.step,
+      attempt: cmd.attempt,
+      task: `${cmd.backend} ${cmd.action}`,
+    });
     let outcome;
     try {
       outcome = await runAction(this.#o.backends, cmd, ctx);
@@ -282,6 +288,13 @@ export class Agent {
       duration_ms: finished - r.startedAt,
       by: "worker",
     };
+    log.info("task finished", {
+      job: cmd.job,
+      step: cmd.step,
+      status: ev.status,
+      duration: formatDuration(ev.duration_ms),
+      ...(ev.error ? { error: ev.error } : {}),
+    });
     await this.#report(ev);
   }
 

@@ -1,0 +1,239 @@
+/**
+ * A typed client for the controller's HTTP API. Every reply is checked
+ * against the shared schema; the raw JSON is kept for `-o json`. Failures
+ * become ApiError with a one-line message.
+ */
+import { formatDuration } from "../models/duration.ts";
+import {
+  describeIssues,
+  JobList,
+  type JobStatus,
+  JobView,
+} from "../models/job.ts";
+import { NodeView, StatusView } from "../models/node.ts";
+
+/** The controller answered with an error, or could not be reached (exit status 4). */
+export class ApiError extends Error {
+  override name = "ApiError";
+  /** HTTP status; undefined when there was no usable answer. */
+  readonly status: number | undefined;
+  constructor(message: string, status?: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** No HTTP answer at all: connection refused, DNS failure, timeout. */
+export class UnreachableError extends ApiError {
+  override name = "UnreachableError";
+}
+
+/** A checked reply and the JSON exactly as the controller sent it. */
+export interface Reply<T> {
+  data: T;
+  raw: unknown;
+}
+
+type Issues = Parameters<typeof describeIssues>[0];
+interface Schema<T> {
+  safeParse(
+    data: unknown,
+  ): { success: true; data: T } | { success: false; error: Issues };
+}
+
+export const DEFAULT_API = "http://localhost:8765";
+
+export interface ApiOptions {
+  /** Defaults to the global fetch; tests pass their own. */
+  fetch?: typeof fetch;
+  /** Give up on a request after this long. Default 30s. */
+  timeoutMs?: number;
+}
+
+export interface ListJobsQuery {
+  limit?: number;
+  before?: string;
+  status?: JobStatus;
+}
+
+const NodeArray = NodeView.array();
+/** `GET /nodes` answers `{nodes: [...]}`; the data is the list. */
+const NodeList: Schema<NodeView[]> = {
+  safeParse(d: unknown) {
+    const nodes = d !== null && typeof d === "object" && "nodes" in d
+      ? d.nodes
+      : undefined;
+    return NodeArray.safeParse(nodes);
+  },
+};
+
+/**
+ * Normalises a controller address: adds "http://" when no scheme is given,
+ * drops a trailing "/". Returns undefined for anything that is not http(s).
+ */
+export function normalizeBaseUrl(text: string): string | undefined {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
+    ? text
+    : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  if (url.search || url.hash) return undefined;
+  return url.href.replace(/\/+$/, "");
+}
+
+export class ApiClient {
+  readonly base: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  /** `base` must already be normalised (see normalizeBaseUrl). */
+  constructor(base: string, opts: ApiOptions = {}) {
+    this.base = base;
+    this.#fetch = opts.fetch ?? fetch;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  submitJob(body: unknown): Promise<Reply<JobView>> {
+    return this.#request("POST", "/job", JobView, body);
+  }
+
+  getJob(id: string): Promise<Reply<JobView>> {
+    return this.#request("GET", `/job/${encodeURIComponent(id)}`, JobView);
+  }
+
+  cancelJob(id: string): Promise<Reply<JobView>> {
+    return this.#request(
+      "POST",
+      `/job/${encodeURIComponent(id)}/cancel`,
+      JobView,
+    );
+  }
+
+  listJobs(q: ListJobsQuery = {}): Promise<Reply<JobList>> {
+    const params = new URLSearchParams();
+    if (q.limit !== undefined) params.set("limit", String(q.limit));
+    if (q.before !== undefined) params.set("before", q.before);
+    if (q.status !== undefined) params.set("status", q.status);
+    const query = params.size > 0 ? `?${params}` : "";
+    return this.#request("GET", `/jobs${query}`, JobList);
+  }
+
+  listNodes(): Promise<Reply<NodeView[]>> {
+    return this.#request("GET", "/nodes", NodeList);
+  }
+
+  getNode(id: string): Promise<Reply<NodeView>> {
+    return this.#request("GET", `/node/${encodeURIComponent(id)}`, NodeView);
+  }
+
+  status(): Promise<Reply<StatusView>> {
+    return this.#request("GET", "/status", StatusView);
+  }
+
+  async #request<T>(
+    method: "GET" | "POST",
+    path: string,
+    schema: Schema<T>,
+    body?: unknown,
+  ): Promise<Reply<T>> {
+    const url = this.base + path;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.#timeoutMs);
+    let status: number;
+    let statusText: string;
+    let text: string;
+    try {
+      const res = await this.#fetch(url, {
+        method,
+        signal: abort.signal,
+        headers: body === undefined
+          ? { accept: "application/json" }
+          : { accept: "application/json", "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      status = res.status;
+      statusText = res.statusText;
+      text = await res.text();
+    } catch (e) {
+      if (abort.signal.aborted) {
+        throw new UnreachableError(
+          `the controller at ${this.base} did not answer ${method} ${path} within ${
+            formatDuration(this.#timeoutMs)
+          }`,
+        );
+      }
+      throw new UnreachableError(
+        `cannot reach the controller at ${this.base}: ${networkReason(e)}`,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    const json = parseJson(text);
+    if (status < 200 || status > 299) {
+      throw new ApiError(
+        `${errorText(json, text, status, statusText)} (HTTP ${status})`,
+        status,
+      );
+    }
+    if (json === undefined) {
+      throw new ApiError(
+        `unexpected reply to ${method} ${path}: not JSON`,
+        status,
+      );
+    }
+    const r = schema.safeParse(json);
+    if (!r.success) {
+      throw new ApiError(
+        `unexpected reply to ${method} ${path}: ${describeIssues(r.error)}`,
+        status,
+      );
+    }
+    return { data: r.data, raw: json };
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The API's own error text when it sent one, else a short description. */
+function errorText(
+  json: unknown,
+  text: string,
+  status: number,
+  statusText: string,
+): string {
+  if (json !== null && typeof json === "object" && "error" in json) {
+    const e = json.error;
+    if (typeof e === "string" && e.trim() !== "") {
+      return e.trim().replace(/\s*\n\s*/g, "; ");
+    }
+  }
+  const fallback: Record<number, string> = {
+    404: "not found",
+    413: "the job is too large for the controller",
+    429: "the controller's job queue is full",
+  };
+  const body = text.trim().split("\n")[0]!.slice(0, 200);
+  return fallback[status] ?? (body || statusText || "request failed");
+}
+
+/** The useful tail of a fetch error ("Connection refused (os error 111)"). */
+function networkReason(e: unknown): string {
+  const err = e instanceof Error ? e : new Error(String(e));
+  let msg = (err.cause instanceof Error ? err.cause.message : err.message)
+    .split("\n")[0]!;
+  const i = msg.lastIndexOf("): ");
+  if (i >= 0) msg = msg.slice(i + 3);
+  return msg.replace(/^(tcp connect error|Fetch failed): /i, "").trim() ||
+    "no answer";
+}

@@ -1,0 +1,127 @@
+/**
+ * `--wait`: polls a job until it ends, printing each node result as it
+ * lands and, on a terminal, a progress bar on stderr.
+ */
+import { type JobView, TERMINAL } from "../../models/job.ts";
+import { type Reply, UnreachableError } from "../api.ts";
+import { type Context, EXIT, printJson, useColor } from "../context.ts";
+import {
+  leafLabels,
+  renderJob,
+  renderProgress,
+  renderResultLine,
+  resultEntries,
+} from "../render.ts";
+
+/** Polls in a row that may fail to reach the controller (e.g. during its restart). */
+export const MAX_POLL_FAILURES = 20;
+
+/** The exit status for a finished job. */
+export function exitFor(job: JobView): number {
+  if (job.status === "completed") return EXIT.ok;
+  if (job.status === "cancelled") return EXIT.cancelled;
+  return EXIT.failed;
+}
+
+/**
+ * Waits for the job in `start` to finish. Results already in `start` are
+ * not announced again. Returns the final reply and how many result lines
+ * were printed.
+ */
+export async function waitForJob(
+  ctx: Context,
+  start: Reply<JobView>,
+): Promise<{ end: Reply<JobView>; announced: number }> {
+  const { io } = ctx;
+  const human = ctx.output === "table";
+  const labels = leafLabels(start.data.tasks);
+  const seen = new Set<string>();
+  const bar = ctx.progress && human ? new StatusLine(ctx) : undefined;
+  let reply = start;
+  let failures = 0;
+  let announced = 0;
+  fresh(ctx, reply.data, seen, labels); // already there: not news
+  try {
+    while (!TERMINAL.has(reply.data.status)) {
+      bar?.draw(reply.data);
+      await io.sleep(ctx.pollMs);
+      try {
+        reply = await ctx.api.getJob(start.data.id);
+        failures = 0;
+      } catch (e) {
+        if (e instanceof UnreachableError && ++failures < MAX_POLL_FAILURES) {
+          continue;
+        }
+        throw e;
+      }
+      const lines = fresh(ctx, reply.data, seen, labels);
+      if (human && lines.length > 0) {
+        bar?.clear();
+        io.stdout(lines.join(""));
+        announced += lines.length;
+      }
+    }
+  } finally {
+    bar?.clear();
+  }
+  return { end: reply, announced };
+}
+
+/** Result lines for results not seen before (and marks them seen). */
+function fresh(
+  ctx: Context,
+  job: JobView,
+  seen: Set<string>,
+  labels: string[],
+): string[] {
+  const lines: string[] = [];
+  for (const [step, node, r] of resultEntries(job)) {
+    const key = `${step}\u0000${node}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    lines.push(
+      renderResultLine(step, labels[Number(step)] ?? "", node, r, ctx.view()),
+    );
+  }
+  return lines;
+}
+
+/** A redrawn line on stderr (only used when stderr is a terminal). */
+class StatusLine {
+  #ctx: Context;
+  #shown = false;
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+  }
+  draw(job: JobView): void {
+    const { io } = this.#ctx;
+    const opts = {
+      width: this.#ctx.view().width,
+      color: useColor(io, io.tty.stderr),
+    };
+    io.stderr(`\r\x1b[K${renderProgress(job, opts)}`);
+    this.#shown = true;
+  }
+  clear(): void {
+    if (this.#shown) this.#ctx.io.stderr("\r\x1b[K");
+    this.#shown = false;
+  }
+}
+
+/**
+ * Waits, then prints the job (table or JSON) and returns its exit status.
+ * `printedBefore`: a line is already on stdout, so leave a blank one.
+ */
+export async function waitAndReport(
+  ctx: Context,
+  start: Reply<JobView>,
+  printedBefore: boolean,
+): Promise<number> {
+  const { end, announced } = await waitForJob(ctx, start);
+  if (ctx.output === "json") printJson(ctx.io, end.raw);
+  else {
+    const gap = printedBefore || announced > 0 ? "\n" : "";
+    ctx.io.stdout(gap + renderJob(end.data, ctx.view()));
+  }
+  return exitFor(end.data);
+}

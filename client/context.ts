@@ -1,0 +1,69 @@
+/**
+ * What commands need from the outside world. main.ts builds the real one;
+ * tests build fakes. Nothing here touches Deno globals.
+ */
+import type { ApiClient } from "./api.ts";
+import type { Output } from "./args.ts";
+import type { ViewOptions } from "./render.ts";
+
+/** The process-global parts of the CLI, injected. */
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Reads a job file; "-" means standard input. */
+  readFile(path: string): Promise<string>;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  env: {
+    GRID_API?: string | undefined;
+    NO_COLOR?: string | undefined;
+    TERM?: string | undefined;
+    COLUMNS?: string | undefined;
+  };
+  /** Which streams are terminals, and the terminal's width when known. */
+  tty: { stdout: boolean; stderr: boolean; columns?: number | undefined };
+  denoVersion: string;
+  /** How often `--wait` polls the job. Default 250ms. */
+  pollMs?: number;
+}
+
+/** Everything a command runs with. */
+export interface Context {
+  api: ApiClient;
+  io: Io;
+  output: Output;
+  /** Width, colour and time for stdout's human output. */
+  view(): ViewOptions;
+  /** Whether to draw a progress bar on stderr. */
+  progress: boolean;
+  pollMs: number;
+}
+
+/** Exit statuses; `gridc --help` documents them. */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  cancelled: 2,
+  usage: 3,
+  api: 4,
+} as const;
+
+/** Prints the API's JSON as it came, for `-o json`. */
+export function printJson(io: Io, raw: unknown): void {
+  io.stdout(JSON.stringify(raw, null, 2) + "\n");
+}
+
+/** NO_COLOR (any non-empty value) and TERM=dumb turn colour off; so does a pipe. */
+export function useColor(io: Io, isTerminal: boolean): boolean {
+  return isTerminal && !io.env.NO_COLOR && io.env.TERM !== "dumb";
+}
+
+/** Lines fit the terminal; off a terminal they are cut at a fixed width (or $COLUMNS). */
+export function lineWidth(io: Io): number {
+  const env = Number(io.env.COLUMNS);
+  const fromEnv = Number.isInteger(env) && env > 0 ? env : undefined;
+  if (io.tty.stdout) return io.tty.columns ?? fromEnv ?? 80;
+  return fromEnv ?? 120;
+}

@@ -1,0 +1,163 @@
+/** `--help` texts, one per command and command group. */
+import type { Topic } from "./args.ts";
+import { DEFAULT_API } from "./api.ts";
+
+const GLOBAL = `Global options:
+  -a, --api URL        Controller address (env GRID_API, default ${DEFAULT_API})
+  -o, --output FORMAT  table (default) or json: the API's JSON, for scripts
+  -h, --help           Show help
+      --version        Print the gridc and Deno versions`;
+
+const EXIT_STATUS = `Exit status:
+  0  success (with --wait: the job completed)
+  1  the job failed (--wait)
+  2  the job was cancelled (--wait)
+  3  usage error: unknown command or option, bad argument, bad job file
+  4  the controller could not be reached or answered with an error`;
+
+const TOP = `gridc: command-line client for a GRID controller (HTTP only)
+
+Usage: gridc [options] COMMAND [ARGS]
+
+Commands:
+  job run      Submit a job: one task from the command line, or a job file
+  job get      Show a job and its per-node results
+  job list     List jobs, newest first
+  job cancel   Cancel a pending or running job
+  node list    List the nodes
+  node info    Show one node
+  status       Show the controller, node and queue status
+
+${GLOBAL}
+
+${EXIT_STATUS}
+
+Run 'gridc COMMAND --help' (or 'gridc help COMMAND') for a command's options.`;
+
+const JOB = `Usage: gridc job COMMAND
+
+Commands:
+  run      Submit a job (and optionally wait for it)
+  get      Show a job and its per-node results
+  list     List jobs, newest first
+  cancel   Cancel a pending or running job
+
+Run 'gridc job COMMAND --help' for a command's options.`;
+
+const NODE = `Usage: gridc node COMMAND
+
+Commands:
+  list     List the nodes
+  info     Show one node
+
+Run 'gridc node COMMAND --help' for a command's options.`;
+
+const JOB_RUN = `Usage:
+  gridc job run [options] BACKEND ACTION [KEY=VALUE...]
+  gridc job run [options] -f FILE
+
+Submits a job. The shorthand form runs one task; a job file (YAML or JSON,
+"-" for standard input) can hold several steps and pipelines. Param values
+in a file are sent as strings exactly as written (version: 1.10 → "1.10").
+
+Options:
+  -t, --target TARGET      all (default), group:NAME or node:ID
+  -f, --file FILE          Read the job from FILE
+  -s, --strategy NAME      fail-fast (default) or continue
+      --timeout DURATION   Job timeout, e.g. 30s, 5m, 1m30s
+  -w, --wait               Wait for the job: print each node result as it
+                           lands, then the result table; the exit status
+                           follows the job (0 completed, 1 failed,
+                           2 cancelled). Ctrl-C stops waiting, not the job
+                           (use 'gridc job cancel ID')
+
+With -f, the options -t, -s and --timeout override the file's values.
+
+Examples:
+  gridc job run -t all ping echo message=hello
+  gridc job run -t group:web apt install package=nginx --wait
+  gridc job run -f deploy.yaml --wait
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const JOB_GET = `Usage: gridc job get [options] ID
+
+Shows a job: its status, target and nodes, then one row per step and node
+with the first line of the output (or error). Use -o json for everything.
+
+Options:
+  -w, --wait   Wait for the job to finish first; the exit status follows
+               the job (0 completed, 1 failed, 2 cancelled)
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const JOB_LIST = `Usage: gridc job list [options]
+
+Lists jobs, newest first. When there are more, the last line shows the
+command for the next page.
+
+Options:
+      --status STATUS  Only jobs with this status: pending, running,
+                       completed, failed or cancelled
+  -n, --limit N        At most N jobs
+      --before ID      Jobs older than job ID (the next page)
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const JOB_CANCEL = `Usage: gridc job cancel [options] ID
+
+Cancels a pending or running job. A job that has already finished cannot
+be cancelled (the controller answers 409; exit status 4).
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const NODE_LIST = `Usage: gridc node list [options]
+
+Lists the nodes with their groups, status and when they were last seen.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const NODE_INFO = `Usage: gridc node info [options] ID
+
+Shows one node: groups, status, version, running task, backends and their
+actions.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const STATUS = `Usage: gridc status [options]
+
+Shows the controller's version, how many nodes are online, job counts by
+status, and the job queue.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const TEXTS: Record<Topic, string> = {
+  "": TOP,
+  job: JOB,
+  node: NODE,
+  "job run": JOB_RUN,
+  "job get": JOB_GET,
+  "job list": JOB_LIST,
+  "job cancel": JOB_CANCEL,
+  "node list": NODE_LIST,
+  "node info": NODE_INFO,
+  status: STATUS,
+};
+
+export function helpText(topic: Topic): string {
+  return TEXTS[topic] + "\n";
+}

@@ -1,0 +1,58 @@
+/**
+ * gridc entry point: the only file that touches Deno.args, the environment,
+ * the terminal and the exit status. Everything else lives in cli.ts.
+ */
+import { runCli } from "./cli.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes all of text; a closed pipe (`gridc job list | head`) silences it. */
+function writer(stream: typeof Deno.stdout): (text: string) => void {
+  let closed = false;
+  return (text) => {
+    if (closed) return;
+    const bytes = encoder.encode(text);
+    try {
+      for (let off = 0; off < bytes.length;) {
+        off += stream.writeSync(bytes.subarray(off));
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      closed = true;
+    }
+  };
+}
+
+function columns(): number | undefined {
+  try {
+    return Deno.consoleSize().columns || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const env = (name: string) => Deno.env.get(name);
+
+const code = await runCli(Deno.args, {
+  stdout: writer(Deno.stdout),
+  stderr: writer(Deno.stderr),
+  readFile: (path) =>
+    path === "-"
+      ? new Response(Deno.stdin.readable).text()
+      : Deno.readTextFile(path),
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  env: {
+    GRID_API: env("GRID_API"),
+    NO_COLOR: env("NO_COLOR"),
+    TERM: env("TERM"),
+    COLUMNS: env("COLUMNS"),
+  },
+  tty: {
+    stdout: Deno.stdout.isTerminal(),
+    stderr: Deno.stderr.isTerminal(),
+    columns: Deno.stdout.isTerminal() ? columns() : undefined,
+  },
+  denoVersion: Deno.version.deno,
+});
+Deno.exit(code);
