@@ -191,8 +191,10 @@ export class Runner {
     this.#index.set(rec.id, rec);
     this.#order.push(rec.id);
     this.#queue.push(rec.id);
+    // The answer shows the job as submitted, even if it starts at once.
+    const submitted = { ...rec };
     this.#pump();
-    return rec;
+    return submitted;
   }
 
   async cancel(id: string): Promise<JobRecord> {
