@@ -134,7 +134,7 @@ export function startJob(
 /** Applies one event from the job's log; `seq` is its stream sequence. */
 export function applyEvent(s: JobState, ev: JobEvent, seq?: number): Effect[] {
   const effects: Effect[] = [];
-  if (s.status !== "running") return effects;
+  if (s.status !== "running" || ev.job !== s.id) return effects;
   switch (ev.type) {
     case "result":
       onResult(s, ev, seq, effects);
@@ -157,6 +157,8 @@ export function applyEvent(s: JobState, ev: JobEvent, seq?: number): Effect[] {
       finish(s, effects, "cancelled", ev.reason);
       break;
     case "job_timeout": {
+      // A repeated timeout (a re-sent event) must not abort the cleanup the first one started.
+      if (s.timedOut) break;
       const reason = `job timed out after ${formatDuration(s.timeoutMs ?? 0)}`;
       s.timedOut = true;
       for (const [node, p] of s.progress) {

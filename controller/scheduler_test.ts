@@ -40,6 +40,7 @@ interface Opts {
   nodes?: string[];
   timeoutMs?: number;
   keepOutput?: boolean;
+  outputBudget?: number;
 }
 
 function init(tasks: Phase[], o: Opts = {}): JobInit {
@@ -50,6 +51,7 @@ function init(tasks: Phase[], o: Opts = {}): JobInit {
     phases: planJob(tasks),
     nodes: o.nodes ?? ["a", "b"],
     keepOutput: o.keepOutput,
+    outputBudget: o.outputBudget,
   };
 }
 
@@ -174,6 +176,13 @@ function dispatches(effects: Effect[]) {
   );
 }
 
+/** The object without its undefined-valued keys. */
+function defined(o: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined),
+  );
+}
+
 /** Applies `ev` and checks it changed nothing at all. */
 function assertIgnored(r: Run, ev: JobEvent, what: string): void {
   const before = structuredClone(r.state);
@@ -292,12 +301,9 @@ Deno.test("barrier: a node that finished early does not get the next phase befor
 Deno.test("outcomes record attempts, timestamps, duration and the event's seq; output only when kept", () => {
   const r = new Run([L("one")], { nodes: ["a"] });
   r.ok("a", 0, { t: 2500, dur: 2300, output: "hello" });
-  const o = r.outcome(0, "a")!;
-  assert.deepEqual(o, {
+  assert.deepEqual(defined(r.outcome(0, "a")!), {
     status: "success",
     attempts: 1,
-    error: undefined,
-    output: undefined,
     startedAt: at(200),
     finishedAt: at(2500),
     durationMs: 2300,
@@ -308,6 +314,26 @@ Deno.test("outcomes record attempts, timestamps, duration and the event's seq; o
   k.fail("a", 0, { output: "partial", error: "exit 3" });
   assert.equal(k.outcome(0, "a")!.output, "partial");
   assert.equal(k.outcome(0, "a")!.error, "exit 3");
+});
+
+Deno.test("kept outputs stop at the output budget; later ones are flagged as dropped", () => {
+  const r = new Run([L("one"), L("two")], {
+    nodes: ["a", "b"],
+    keepOutput: true,
+    outputBudget: 10,
+  });
+  r.ok("a", 0, { output: "123456" }); // 6 of 10
+  r.ok("b", 0, { output: "1234567" }); // would exceed: dropped
+  r.ok("a", 1, { output: "1234" }); // exactly fills the budget
+  r.ok("b", 1, { output: "" }); // nothing to keep
+  assert.equal(r.outcome(0, "a")!.output, "123456");
+  assert.equal(r.outcome(0, "a")!.outputDropped, undefined);
+  assert.equal(r.outcome(0, "b")!.output, undefined);
+  assert.equal(r.outcome(0, "b")!.outputDropped, true);
+  assert.equal(r.outcome(0, "b")!.seq, 2);
+  assert.equal(r.outcome(1, "a")!.output, "1234");
+  assert.ok(!r.outcome(1, "b")!.outputDropped);
+  assert.equal(r.state.status, "completed");
 });
 
 Deno.test("step effects name the first flat index of each phase", () => {
@@ -404,7 +430,7 @@ Deno.test("fail-fast: after a failure only on_failure/always run; the rest is sk
     3: { n1: "success", n2: "success" },
     4: { n1: "skipped", n2: "skipped" },
   });
-  assert.deepEqual(r.outcome(1, "n1"), {
+  assert.deepEqual(defined(r.outcome(1, "n1")!), {
     status: "skipped",
     attempts: 0,
     durationMs: 0,
@@ -836,7 +862,7 @@ Deno.test("retries: a failed attempt is re-dispatched to that node only, after 1
     },
   ]);
   assert.deepEqual(r.ok("a", 0, { attempt: 4, t: 14_000 }), []);
-  assert.deepEqual(r.outcome(0, "a")!.status, "success");
+  assert.equal(r.outcome(0, "a")!.status, "success");
   assert.equal(r.outcome(0, "a")!.attempts, 4);
   // b was never re-dispatched; the next phase starts at attempt 1 for both.
   assert.deepEqual(show(r.ok("b", 0)), [
@@ -1077,7 +1103,7 @@ Deno.test("cancel: in-flight attempts become cancelled with aborts; the job ends
   assert.deepEqual(table(r.state), {
     0: { a: "success", b: "cancelled", c: "cancelled" },
   });
-  assert.deepEqual(r.outcome(0, "c"), {
+  assert.deepEqual(defined(r.outcome(0, "c")!), {
     status: "cancelled",
     attempts: 1,
     error: "stopped by alice",
@@ -1144,7 +1170,7 @@ Deno.test("job_timeout: in-flight attempts fail with aborts, then only on_failur
     "dispatch b:2#1",
   ]);
   assert.equal(r.state.status, "running");
-  assert.deepEqual(r.outcome(0, "b"), {
+  assert.deepEqual(defined(r.outcome(0, "b")!), {
     status: "failed",
     attempts: 1,
     error: "job timed out after 1m30s",

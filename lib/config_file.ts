@@ -27,15 +27,23 @@ export function parseConfig<S extends z.ZodType>(
     const where = `${file}:${pos.line}:${pos.col}`;
     throw new ConfigError(`${where}: invalid YAML: ${firstLine(e.message)}`);
   }
-  const data = doc.toJS() ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (e) {
+    // Unresolved aliases and alias bombs surface here, not in doc.errors.
+    throw new ConfigError(`${file}: invalid YAML: ${firstLine((e as Error).message)}`);
+  }
   const parsed = schema.safeParse(data);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const key = formatPath(issue.path);
     // Point at the deepest node that exists: a missing key is reported on its parent.
     let line: number | undefined;
-    for (let n = issue.path.length; n >= 0 && line === undefined; n--) {
-      const node = doc.getIn(issue.path.slice(0, n) as unknown[], true);
+    // An unknown key is reported on its own line, not its section's.
+    const at = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : issue.path;
+    for (let n = at.length; n >= 0 && line === undefined; n--) {
+      const node = doc.getIn(at.slice(0, n) as unknown[], true);
       if (isNode(node) && node.range) line = lines.linePos(node.range[0]).line;
     }
     const where = line === undefined ? file : `${file}:${line}`;

@@ -37,6 +37,11 @@ export function parseDuration(text: string): number | undefined {
 /** Formats milliseconds the way Go prints a duration, e.g. "2.3s", "1m30s", "450ms". */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms <= 0) return "0s";
+  // Round to the precision printed below first, so a round-up carries into
+  // the next unit ("1m0s", not "60s" or "1m60s").
+  if (ms < 1) ms = Math.round(ms * 1e6) / 1e6;
+  if (ms >= 1 && ms < 1000) ms = Math.round(ms * 1000) / 1000;
+  if (ms >= 1000) ms = Math.round(ms);
   if (ms < 1) return `${trim((ms * 1000).toFixed(3))}µs`;
   if (ms < 1000) return `${trim(ms.toFixed(3))}ms`;
   const totalSeconds = ms / 1000;

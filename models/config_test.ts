@@ -1,0 +1,229 @@
+import assert from "node:assert/strict";
+import type { z } from "zod";
+import { describeIssues } from "./job.ts";
+import { ControllerConfig, durationMs, WorkerConfig } from "./config.ts";
+
+function reject(schema: z.ZodType, input: unknown): string {
+  const r = schema.safeParse(input);
+  assert.ok(!r.success, `expected a rejection of ${JSON.stringify(input)}`);
+  return describeIssues(r.error);
+}
+
+// ---- controller ----
+
+Deno.test("ControllerConfig: an empty file gives every default", () => {
+  assert.deepEqual(ControllerConfig.parse({}), {
+    api: { host: "0.0.0.0", port: 8765, max_body: 1024 * 1024 },
+    nats: {
+      name: "controller",
+      server: { host: "0.0.0.0", port: 4222 },
+      jetstream: { store_dir: "/var/lib/grid/jetstream" },
+    },
+    scheduler: { max_concurrent: 5, max_pending: 100, task_timeout: 300_000 },
+    nodes: { offline_after: 15_000 },
+  });
+});
+
+Deno.test("ControllerConfig: partial sections keep the defaults of the keys not given", () => {
+  const c = ControllerConfig.parse({
+    api: { port: 9000 },
+    scheduler: { max_pending: 10, task_timeout: "2m" },
+    nodes: { offline_after: "1m30s" },
+  });
+  assert.equal(c.api.port, 9000);
+  assert.equal(c.api.host, "0.0.0.0");
+  assert.equal(c.api.max_body, 1_048_576);
+  assert.equal(c.scheduler.max_concurrent, 5);
+  assert.equal(c.scheduler.max_pending, 10);
+  assert.equal(c.scheduler.task_timeout, 120_000);
+  assert.equal(c.nodes.offline_after, 90_000);
+});
+
+Deno.test("ControllerConfig: the README controller example is accepted", () => {
+  const c = ControllerConfig.parse({
+    api: { host: "0.0.0.0", port: 8765 },
+    nats: {
+      name: "controller",
+      server: { host: "0.0.0.0", port: 4222 },
+      jetstream: { store_dir: "/data/jetstream" },
+    },
+    scheduler: { max_concurrent: 5, max_pending: 100 },
+  });
+  assert.equal(c.nats.jetstream.store_dir, "/data/jetstream");
+});
+
+Deno.test("ControllerConfig: bad values name their key", () => {
+  assert.match(
+    reject(ControllerConfig, { scheduler: { max_concurrent: 0 } }),
+    /^scheduler\.max_concurrent: must be at least 1$/,
+  );
+  assert.match(
+    reject(ControllerConfig, { scheduler: { max_pending: 2.5 } }),
+    /^scheduler\.max_pending: must be a whole number$/,
+  );
+  assert.match(
+    reject(ControllerConfig, { scheduler: { task_timeout: "soon" } }),
+    /^scheduler\.task_timeout: "soon" is not a duration/,
+  );
+  assert.match(
+    reject(ControllerConfig, { scheduler: { task_timeout: 300 } }),
+    /^scheduler\.task_timeout: must be a duration/,
+  );
+  assert.match(
+    reject(ControllerConfig, { nodes: { offline_after: "-5s" } }),
+    /^nodes\.offline_after: /,
+  );
+  assert.match(
+    reject(ControllerConfig, { api: { port: 70_000 } }),
+    /^api\.port: /,
+  );
+  assert.match(
+    reject(ControllerConfig, { api: { port: "8765" } }),
+    /^api\.port: /,
+  );
+  assert.match(
+    reject(ControllerConfig, { api: { max_body: 10 } }),
+    /^api\.max_body: /,
+  );
+  assert.match(
+    reject(ControllerConfig, { nats: { name: "ctl.1" } }),
+    /^nats\.name: .*NATS/,
+  );
+});
+
+Deno.test("ControllerConfig: unknown keys are rejected at every level", () => {
+  assert.match(reject(ControllerConfig, { bogus: 1 }), /"bogus"/);
+  assert.match(
+    reject(ControllerConfig, { api: { enabled: true } }),
+    /^api: .*"enabled"/,
+  );
+  assert.match(
+    reject(ControllerConfig, { nats: { jetstream: { store: "/x" } } }),
+    /^nats\.jetstream: .*"store"/,
+  );
+  assert.match(
+    reject(ControllerConfig, { scheduler: { max_concurent: 3 } }),
+    /^scheduler: .*"max_concurent"/,
+  );
+});
+
+// ---- worker ----
+
+Deno.test("WorkerConfig: defaults around a required node name", () => {
+  assert.deepEqual(WorkerConfig.parse({ nats: { name: "web-01" } }), {
+    nats: { name: "web-01", client: { urls: ["nats://127.0.0.1:4222"] } },
+    worker: {
+      groups: [],
+      heartbeat_interval: 5000,
+      binaries: {
+        "apt-get": "/usr/bin/apt-get",
+        systemctl: "/usr/bin/systemctl",
+        rke2: "/usr/local/bin/rke2",
+      },
+    },
+  });
+  assert.match(reject(WorkerConfig, {}), /^nats: /);
+  assert.match(reject(WorkerConfig, { nats: {} }), /^nats\.name: /);
+});
+
+Deno.test("WorkerConfig: urls may be one string, a comma list or a YAML list", () => {
+  const urls = (u: unknown) =>
+    WorkerConfig.parse({ nats: { name: "w", client: { urls: u } } }).nats.client
+      .urls;
+  assert.deepEqual(urls("nats://controller:4222"), ["nats://controller:4222"]);
+  assert.deepEqual(urls("nats://a:4222, nats://b:4222"), [
+    "nats://a:4222",
+    "nats://b:4222",
+  ]);
+  assert.deepEqual(urls(["nats://a:4222", "tls://b:4443"]), [
+    "nats://a:4222",
+    "tls://b:4443",
+  ]);
+  assert.deepEqual(urls("controller:4222"), ["controller:4222"]);
+});
+
+Deno.test("WorkerConfig: bad urls are rejected with their index", () => {
+  const bad = (u: unknown) =>
+    reject(WorkerConfig, { nats: { name: "w", client: { urls: u } } });
+  assert.match(
+    bad("http://x:4222"),
+    /^nats\.client\.urls\[0\]: must look like/,
+  );
+  assert.match(
+    bad(["nats://a:4222", "nats://b/path"]),
+    /^nats\.client\.urls\[1\]: /,
+  );
+  assert.match(bad([]), /^nats\.client\.urls/);
+  assert.match(bad(4222), /^nats\.client\.urls/);
+});
+
+Deno.test("WorkerConfig: the README worker example is accepted", () => {
+  const w = WorkerConfig.parse({
+    nats: { name: "web-01", client: { urls: "nats://controller:4222" } },
+    worker: { groups: ["web", "prod"] },
+  });
+  assert.deepEqual(w.worker.groups, ["web", "prod"]);
+  assert.deepEqual(w.nats.client.urls, ["nats://controller:4222"]);
+  assert.equal(w.worker.heartbeat_interval, 5000);
+});
+
+Deno.test("WorkerConfig: names, groups, durations and binaries are checked", () => {
+  const base = { nats: { name: "w" } };
+  assert.equal(
+    WorkerConfig.parse({ nats: { name: "web-01.dc1.example.com" } }).nats.name,
+    "web-01.dc1.example.com",
+  );
+  assert.match(
+    reject(WorkerConfig, { nats: { name: "web 01" } }),
+    /^nats\.name: .*NATS/,
+  );
+  assert.match(
+    reject(WorkerConfig, { nats: { name: "web.*" } }),
+    /^nats\.name: /,
+  );
+  assert.match(
+    reject(WorkerConfig, { ...base, worker: { groups: ["web", "web.prod"] } }),
+    /^worker\.groups\[1\]: .*NATS/,
+  );
+  assert.match(
+    reject(WorkerConfig, { ...base, worker: { groups: ["web", "web"] } }),
+    /^worker\.groups: must not list a group twice$/,
+  );
+  assert.match(
+    reject(WorkerConfig, { ...base, worker: { heartbeat_interval: "often" } }),
+    /^worker\.heartbeat_interval: /,
+  );
+  assert.equal(
+    WorkerConfig.parse({ ...base, worker: { heartbeat_interval: "500ms" } })
+      .worker.heartbeat_interval,
+    500,
+  );
+  assert.match(
+    reject(WorkerConfig, {
+      ...base,
+      worker: { binaries: { systemctl: "systemctl" } },
+    }),
+    /^worker\.binaries\.systemctl: must be an absolute path$/,
+  );
+  assert.match(
+    reject(WorkerConfig, {
+      ...base,
+      worker: { binaries: { yum: "/usr/bin/yum" } },
+    }),
+    /"yum"/,
+  );
+  assert.match(
+    reject(WorkerConfig, { nats: { name: "w", url: "x" } }),
+    /^nats: .*"url"/,
+  );
+  assert.match(reject(WorkerConfig, { ...base, extra: true }), /"extra"/);
+});
+
+Deno.test("durationMs: a config duration field with its fallback", () => {
+  const f = durationMs("5s");
+  assert.equal(f.parse(undefined), 5000);
+  assert.equal(f.parse("1m30s"), 90_000);
+  assert.equal(f.parse("0"), 0);
+  assert.ok(!f.safeParse("5").success);
+  assert.ok(!f.safeParse(5).success);
+});
