@@ -14,14 +14,21 @@ export interface ExecRequest {
 }
 
 export interface ExecResult {
+  /** Exit code; null when a signal ended the process. */
   code: number | null;
+  /** The signal that ended the process ("SIGTERM"), or null. */
   signal: string | null;
   stdout: string;
   stderr: string;
   truncated: boolean;
+  /** Bytes of output dropped by the output cap (0 or absent when none). */
+  dropped?: number;
 }
 
-export type Exec = (req: ExecRequest, signal: AbortSignal) => Promise<ExecResult>;
+export type Exec = (
+  req: ExecRequest,
+  signal: AbortSignal,
+) => Promise<ExecResult>;
 
 export interface ActionContext {
   /** Aborted on cancel or timeout; actions must stop promptly. */
@@ -38,7 +45,11 @@ export interface ActionOutput {
 
 /** A failure an action reports on purpose. */
 export class ActionError extends Error {
-  constructor(message: string, readonly retryable = true, readonly output = "") {
+  constructor(
+    message: string,
+    readonly retryable = true,
+    readonly output = "",
+  ) {
     super(message);
     this.name = "ActionError";
   }
@@ -56,6 +67,8 @@ export interface BackendDef {
   actions: Record<string, ActionDef>;
 }
 
-export function defineAction<S extends z.ZodType>(def: ActionDef<S>): ActionDef {
+export function defineAction<S extends z.ZodType>(
+  def: ActionDef<S>,
+): ActionDef {
   return def as unknown as ActionDef;
 }

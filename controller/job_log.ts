@@ -11,11 +11,17 @@ import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { planJob } from "./plan.ts";
 import { applyEvent, type JobState, startJob } from "./scheduler.ts";
 
-/** Calls `fn` for each event of the job, in log order. */
+/**
+ * Calls `fn` for each event of the job, in log order, up to at least
+ * `untilSeq` (the last event the runner applied, when known). The server's
+ * pending count for a brand-new filtered consumer can lag a message that was
+ * just stored, so a known last sequence is the stopping rule, not the count.
+ */
 export async function readJobEvents(
   js: JetStreamClient,
   rec: JobRecord,
   fn: (ev: JobEvent, seq: number) => void,
+  untilSeq = 0,
 ): Promise<void> {
   const c = await js.consumers.get(STREAM_RESULTS, {
     filter_subjects: subjects.jobEvents(rec.id),
@@ -23,14 +29,16 @@ export async function readJobEvents(
     opt_start_seq: (rec.res_seq ?? 0) + 1,
   });
   let pending = (await c.info(true)).num_pending;
-  while (pending > 0) {
+  let last = 0;
+  while (pending > 0 || last < untilSeq) {
     const batch = await c.fetch({
-      max_messages: Math.min(pending, 500),
+      max_messages: Math.max(1, Math.min(pending, 500)),
       expires: 5000,
     });
     let got = 0;
     for await (const m of batch) {
       got++;
+      last = m.seq;
       pending = m.info.pending;
       const ev = JobEvent.safeParse(m.json());
       if (ev.success) fn(ev.data, m.seq);
@@ -45,10 +53,16 @@ export async function foldJob(
   rec: JobRecord,
   keepOutput: boolean,
   outputBudget = Infinity,
+  untilSeq = 0,
 ): Promise<JobState> {
   const { state } = startJob({ ...initFor(rec, keepOutput), outputBudget });
   if (rec.status === "pending") return state;
-  await readJobEvents(js, rec, (ev, seq) => applyEvent(state, ev, seq));
+  await readJobEvents(
+    js,
+    rec,
+    (ev, seq) => applyEvent(state, ev, seq),
+    untilSeq,
+  );
   return state;
 }
 

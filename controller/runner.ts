@@ -83,6 +83,8 @@ interface Sent {
 
 interface Active {
   record: JobRecord;
+  /** Sequence of the last event applied. */
+  lastSeq: number;
   state: JobState;
   sent: Map<string, Sent>;
   timeoutAt?: number;
@@ -241,11 +243,13 @@ export class Runner {
    * `loadOutput` while the answer is written.
    */
   async results(rec: JobRecord): Promise<JobState> {
+    const untilSeq = this.#active.get(rec.id)?.lastSeq ?? rec.res_last ?? 0;
     return await foldJob(
       this.#js,
       rec,
       true,
       this.#deps.config.viewOutputBudget ?? 64 << 20,
+      untilSeq,
     );
   }
 
@@ -318,8 +322,10 @@ export class Runner {
         const a = this.#active.get(m.subject.split(".")[2]!);
         if (a) {
           const ev = JobEvent.safeParse(m.json());
-          if (ev.success) this.#handle(a, applyEvent(a.state, ev.data, m.seq));
-          else log.warn("ignoring malformed event", { subject: m.subject });
+          if (ev.success) {
+            a.lastSeq = m.seq;
+            this.#handle(a, applyEvent(a.state, ev.data, m.seq));
+          } else log.warn("ignoring malformed event", { subject: m.subject });
         }
         if (this.#replaying && m.seq >= this.#catchUpTo) this.#finishReplay();
       }
@@ -377,7 +383,13 @@ export class Runner {
   }
 
   #activate(rec: JobRecord, state: JobState): Active {
-    const a: Active = { record: rec, state, sent: new Map(), waiters: [] };
+    const a: Active = {
+      record: rec,
+      lastSeq: rec.res_seq ?? 0,
+      state,
+      sent: new Map(),
+      waiters: [],
+    };
     const timeoutMs = rec.timeout ? parseDuration(rec.timeout) : undefined;
     if (timeoutMs !== undefined && rec.started_at) {
       a.timeoutAt = Date.parse(rec.started_at) + timeoutMs;
@@ -528,7 +540,12 @@ export class Runner {
 
   #finish(a: Active, status: JobRecord["status"], error?: string): void {
     const now = iso(this.#deps.clock.now());
-    Object.assign(a.record, { status, updated_at: now, finished_at: now });
+    Object.assign(a.record, {
+      status,
+      updated_at: now,
+      finished_at: now,
+      res_last: a.lastSeq,
+    });
     if (error) a.record.error = error;
     for (const node of [...a.sent.keys()]) this.#clearSent(a, node);
     this.#active.delete(a.record.id);

@@ -83,13 +83,13 @@ export async function* jobViewJson(
 }
 
 export function jobView(rec: JobRecord, results: JobView["results"]): JobView {
-  const { res_seq: _, ...rest } = rec;
+  const { res_seq: _, res_last: __, ...rest } = rec;
   // `results` must stay the last key: jobViewJson relies on it.
   return { ...rest, results };
 }
 
 export function jobSummary(rec: JobRecord): JobSummary {
-  const { res_seq: _, tasks, ...rest } = rec;
+  const { res_seq: _, res_last: __, tasks, ...rest } = rec;
   return { ...rest, steps: countSteps(tasks) };
 }
 

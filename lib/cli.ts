@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { die } from "./log.ts";
 
 export interface DaemonArgs {
+  /** Empty only when a flag in `configOptionalWith` was given. */
   config: string;
   flags: Record<string, boolean>;
 }
@@ -16,6 +17,7 @@ export function parseDaemonArgs(
   usage: string,
   versionLine: () => string,
   extraFlags: string[] = [],
+  configOptionalWith: string[] = ["self-check"],
 ): DaemonArgs {
   let parsed;
   try {
@@ -45,8 +47,10 @@ export function parseDaemonArgs(
     Deno.exit(0);
   }
   const config = (v.config as string | undefined) ??
-    Deno.env.get("GRID_CONFIG");
-  if (!config) die(`a config file is required (-c FILE)\n\n${usage}`, 3);
+    Deno.env.get("GRID_CONFIG") ?? "";
+  if (!config && !configOptionalWith.some((f) => v[f] === true)) {
+    die(`a config file is required (-c FILE)\n\n${usage}`, 3);
+  }
   const flags: Record<string, boolean> = {};
   for (const f of extraFlags) flags[f] = v[f] === true;
   return { config, flags };

@@ -32,7 +32,9 @@ export function parseConfig<S extends z.ZodType>(
     data = doc.toJS() ?? {};
   } catch (e) {
     // Unresolved aliases and alias bombs surface here, not in doc.errors.
-    throw new ConfigError(`${file}: invalid YAML: ${firstLine((e as Error).message)}`);
+    throw new ConfigError(
+      `${file}: invalid YAML: ${firstLine((e as Error).message)}`,
+    );
   }
   const parsed = schema.safeParse(data);
   if (parsed.success) return parsed.data;
@@ -41,7 +43,9 @@ export function parseConfig<S extends z.ZodType>(
     // Point at the deepest node that exists: a missing key is reported on its parent.
     let line: number | undefined;
     // An unknown key is reported on its own line, not its section's.
-    const at = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : issue.path;
+    const at = issue.code === "unrecognized_keys"
+      ? [...issue.path, issue.keys[0]!]
+      : issue.path;
     for (let n = at.length; n >= 0 && line === undefined; n--) {
       const node = doc.getIn(at.slice(0, n) as unknown[], true);
       if (isNode(node) && node.range) line = lines.linePos(node.range[0]).line;

@@ -46,13 +46,45 @@ export const ControllerConfig = z.object({
   nats: z.object({
     name: Token.default("controller"),
     server: z.object({
+      /** false: use an existing NATS cluster at nats.client.urls. */
+      enabled: z.boolean().default(true),
       host: z.string().default("0.0.0.0"),
       port: Port.default(4222),
       binary: z.string().optional(),
     }).strict().prefault({}),
+    client: z.object({
+      urls: Urls.optional(),
+    }).strict().prefault({}),
+    /** Routes to peer controllers' servers: together they form one JetStream cluster. */
+    cluster: z.object({
+      name: Token.default("grid"),
+      host: z.string().default("0.0.0.0"),
+      port: Port.default(6222),
+      routes: z.array(
+        z.string().regex(
+          /^nats(-route)?:\/\/[^\s/]+$/,
+          'must look like "nats://host:6222"',
+        ),
+      ).default([]),
+    }).strict().optional(),
     jetstream: z.object({
       store_dir: z.string().default("/var/lib/grid/jetstream"),
+      replicas: z.union([z.literal(1), z.literal(3)], {
+        error: "must be 1 or 3",
+      }).default(1),
     }).strict().prefault({}),
+  }).strict().prefault({}).superRefine((n, ctx) => {
+    if (!n.server.enabled && !n.client.urls) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["client", "urls"],
+        message: "is required when nats.server.enabled is false",
+      });
+    }
+  }),
+  controller: z.object({
+    heartbeat_interval: durationMs("5s"),
+    stale_threshold: durationMs("30s"),
   }).strict().prefault({}),
   scheduler: z.object({
     max_concurrent: positive(5),
@@ -78,6 +110,11 @@ export const WorkerConfig = z.object({
       "must not list a group twice",
     ),
     heartbeat_interval: durationMs("5s"),
+    /** Directories an rke2 `installer` param may point into. */
+    rke2_installer_dirs: z.array(
+      z.string().startsWith("/", "must be an absolute path"),
+    )
+      .default(["/opt/grid/rke2"]),
     /** Absolute paths of the programs the system backends run. */
     binaries: z.object({
       "apt-get": z.string().startsWith("/", "must be an absolute path")

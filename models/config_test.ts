@@ -16,9 +16,11 @@ Deno.test("ControllerConfig: an empty file gives every default", () => {
     api: { host: "0.0.0.0", port: 8765, max_body: 1024 * 1024 },
     nats: {
       name: "controller",
-      server: { host: "0.0.0.0", port: 4222 },
-      jetstream: { store_dir: "/var/lib/grid/jetstream" },
+      server: { enabled: true, host: "0.0.0.0", port: 4222 },
+      client: {},
+      jetstream: { store_dir: "/var/lib/grid/jetstream", replicas: 1 },
     },
+    controller: { heartbeat_interval: 5_000, stale_threshold: 30_000 },
     scheduler: { max_concurrent: 5, max_pending: 100, task_timeout: 300_000 },
     nodes: { offline_after: 15_000 },
   });
@@ -115,6 +117,7 @@ Deno.test("WorkerConfig: defaults around a required node name", () => {
     worker: {
       groups: [],
       heartbeat_interval: 5000,
+      rke2_installer_dirs: ["/opt/grid/rke2"],
       binaries: {
         "apt-get": "/usr/bin/apt-get",
         systemctl: "/usr/bin/systemctl",
@@ -226,4 +229,43 @@ Deno.test("durationMs: a config duration field with its fallback", () => {
   assert.equal(f.parse("0"), 0);
   assert.ok(!f.safeParse("5").success);
   assert.ok(!f.safeParse(5).success);
+});
+
+Deno.test("ControllerConfig: an external NATS needs client urls", () => {
+  const r = ControllerConfig.safeParse({
+    nats: { server: { enabled: false } },
+  });
+  assert.equal(r.success, false);
+  assert.match(
+    r.error!.issues[0]!.message,
+    /required when nats.server.enabled is false/,
+  );
+  const ok = ControllerConfig.parse({
+    nats: {
+      server: { enabled: false },
+      client: { urls: ["nats://a:4222", "nats://b:4222"] },
+    },
+  });
+  assert.deepEqual(ok.nats.client.urls, ["nats://a:4222", "nats://b:4222"]);
+});
+
+Deno.test("ControllerConfig: cluster routes and replicas", () => {
+  const c = ControllerConfig.parse({
+    nats: {
+      cluster: { routes: ["nats://10.0.0.2:6222"] },
+      jetstream: { replicas: 3 },
+    },
+  });
+  assert.deepEqual(c.nats.cluster, {
+    name: "grid",
+    host: "0.0.0.0",
+    port: 6222,
+    routes: ["nats://10.0.0.2:6222"],
+  });
+  assert.equal(c.nats.jetstream.replicas, 3);
+  assert.equal(
+    ControllerConfig.safeParse({ nats: { jetstream: { replicas: 2 } } })
+      .success,
+    false,
+  );
 });

@@ -194,17 +194,25 @@ export const JobRecord = z.object({
   finished_at: z.string().optional(),
   /** Results-stream sequence from which this job's events are replayed. */
   res_seq: z.number().int().optional(),
+  /** Sequence of the last event applied to this job (set when it finishes). */
+  res_last: z.number().int().optional(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
 /** `GET /job/:id`. */
-export const JobView = JobRecord.omit({ res_seq: true }).extend({
-  results: z.record(z.string(), z.record(z.string(), NodeResult)),
-});
+export const JobView = JobRecord.omit({ res_seq: true, res_last: true }).extend(
+  {
+    results: z.record(z.string(), z.record(z.string(), NodeResult)),
+  },
+);
 export type JobView = z.infer<typeof JobView>;
 
 /** One row of `GET /jobs`. */
-export const JobSummary = JobRecord.omit({ res_seq: true, tasks: true })
+export const JobSummary = JobRecord.omit({
+  res_seq: true,
+  res_last: true,
+  tasks: true,
+})
   .extend({ steps: z.number().int() });
 export type JobSummary = z.infer<typeof JobSummary>;
 

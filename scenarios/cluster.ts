@@ -19,6 +19,8 @@ export interface WorkerSpec {
   heartbeat?: string;
   /** Extra YAML under `worker:` (e.g. binaries). */
   extra?: string;
+  /** Permission flags instead of `-P=worker` (tests that add a stand-in program). */
+  permissions?: string[];
 }
 
 export interface ClusterOptions {
@@ -267,9 +269,10 @@ ${w.extra ?? ""}`;
   async startWorker(w: WorkerSpec): Promise<Proc> {
     const file = join(this.dir, `${w.id}.yaml`);
     await Deno.writeTextFile(file, this.workerConfig(w));
+    const perms = w.permissions ?? ["-P=worker"];
     const p = this.#spawn(w.id, [
       "run",
-      "-P=worker",
+      ...perms,
       "worker/main.ts",
       "-c",
       file,

@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Cluster, type Json, ROOT, waitFor, withCluster } from "./harness.ts";
+import {
+  type Cluster,
+  type Json,
+  ROOT,
+  waitFor,
+  withCluster,
+} from "./harness.ts";
 
 interface Run {
   code: number;
@@ -24,7 +30,11 @@ async function gridc(c: Cluster | string, ...args: string[]): Promise<Run> {
     env: { NO_COLOR: "1" },
   }).output();
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
 }
 
 const json = (r: Run): Json => JSON.parse(r.stdout);
@@ -39,7 +49,17 @@ Deno.test("gridc: every command against a real controller", async (t) => {
   await withCluster({ workers: FLEET }, async (c) => {
     let id = "";
     await t.step("job run shorthand --wait: table and exit 0", async () => {
-      const r = await gridc(c, "job", "run", "-t", "group:web", "ping", "echo", "message=hi", "--wait");
+      const r = await gridc(
+        c,
+        "job",
+        "run",
+        "-t",
+        "group:web",
+        "ping",
+        "echo",
+        "message=hi",
+        "--wait",
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /web-01/);
       assert.match(r.stdout, /web-02/);
@@ -48,7 +68,17 @@ Deno.test("gridc: every command against a real controller", async (t) => {
     });
 
     await t.step("job run -o json prints the API's job", async () => {
-      const r = await gridc(c, "-o", "json", "job", "run", "-t", "node:db-01", "ping", "hostname");
+      const r = await gridc(
+        c,
+        "-o",
+        "json",
+        "job",
+        "run",
+        "-t",
+        "node:db-01",
+        "ping",
+        "hostname",
+      );
       assert.equal(r.code, 0, r.stderr);
       const job = json(r);
       assert.equal(job.status, "pending");
@@ -72,25 +102,51 @@ Deno.test("gridc: every command against a real controller", async (t) => {
       assert.match(human.stdout, new RegExp(id));
     });
 
-    await t.step("job run -f with YAML numbers turned into strings; failed job exits 1", async () => {
-      const file = join(c.dir, "job.yaml");
-      await Deno.writeTextFile(
-        file,
-        "target: {scope: group, value: web}\ntasks:\n  - backend: test\n    action: output\n    params: {lines: 2, width: 5}\n  - backend: test\n    action: fail\n",
-      );
-      const r = await gridc(c, "-o", "json", "job", "run", "-f", file, "--wait");
-      assert.equal(r.code, 1, r.stderr);
-      const job = json(r);
-      assert.equal(job.status, "failed");
-      assert.equal(job.results["0"]["web-01"].status, "success");
-    });
+    await t.step(
+      "job run -f with YAML numbers turned into strings; failed job exits 1",
+      async () => {
+        const file = join(c.dir, "job.yaml");
+        await Deno.writeTextFile(
+          file,
+          "target: {scope: group, value: web}\ntasks:\n  - backend: test\n    action: output\n    params: {lines: 2, width: 5}\n  - backend: test\n    action: fail\n",
+        );
+        const r = await gridc(
+          c,
+          "-o",
+          "json",
+          "job",
+          "run",
+          "-f",
+          file,
+          "--wait",
+        );
+        assert.equal(r.code, 1, r.stderr);
+        const job = json(r);
+        assert.equal(job.status, "failed");
+        assert.equal(job.results["0"]["web-01"].status, "success");
+      },
+    );
 
     await t.step("job cancel: a cancelled --wait exits 2", async () => {
       const submitted = json(
-        await gridc(c, "-o", "json", "job", "run", "-t", "node:web-01", "test", "sleep", "duration=30s"),
+        await gridc(
+          c,
+          "-o",
+          "json",
+          "job",
+          "run",
+          "-t",
+          "node:web-01",
+          "test",
+          "sleep",
+          "duration=30s",
+        ),
       );
       const waiting = gridc(c, "job", "get", submitted.id, "--wait");
-      await waitFor("the job to run", async () => (await c.job(submitted.id)).status === "running");
+      await waitFor(
+        "the job to run",
+        async () => (await c.job(submitted.id)).status === "running",
+      );
       const cancel = await gridc(c, "job", "cancel", submitted.id);
       assert.equal(cancel.code, 0, cancel.stderr);
       assert.equal((await waiting).code, 2);
@@ -102,7 +158,11 @@ Deno.test("gridc: every command against a real controller", async (t) => {
     await t.step("node list, node info, status", async () => {
       const nodes = json(await gridc(c, "-o", "json", "node", "list"));
       const list = Array.isArray(nodes) ? nodes : nodes.nodes;
-      assert.deepEqual(list.map((n: Json) => n.id).sort(), ["db-01", "web-01", "web-02"]);
+      assert.deepEqual(list.map((n: Json) => n.id).sort(), [
+        "db-01",
+        "web-01",
+        "web-02",
+      ]);
       const human = await gridc(c, "node", "list");
       assert.match(human.stdout, /online/);
       const info = json(await gridc(c, "-o", "json", "node", "info", "web-02"));
@@ -112,7 +172,14 @@ Deno.test("gridc: every command against a real controller", async (t) => {
     });
 
     await t.step("errors: API rejections and usage errors", async () => {
-      const bad = await gridc(c, "job", "run", "apt", "instal", "package=nginx");
+      const bad = await gridc(
+        c,
+        "job",
+        "run",
+        "apt",
+        "instal",
+        "package=nginx",
+      );
       assert.equal(bad.code, 4);
       assert.match(bad.stderr, /backend "apt"|unknown action/);
       const noEq = await gridc(c, "job", "run", "ping", "echo", "message");

@@ -150,32 +150,45 @@ export class Agent {
     const seq = Number(msg.headers?.get(HDR_SEQUENCE));
     if (!seq || seq <= this.#lastSeq) return;
     const prev = Number(msg.headers?.get(HDR_LAST_SEQUENCE) || 0);
-    if (prev > this.#lastSeq) await this.#catchUp(seq - 1);
+    if (prev > this.#lastSeq) await this.#catchUp(prev);
     await this.#take(seq, msg.data, true);
   }
 
-  /** Reads this node's commands after the last one taken, up to `upTo`. */
-  async #catchUp(upTo = Infinity): Promise<void> {
+  /**
+   * Reads this node's commands after the last one taken, up to `upTo`
+   * (default: the newest command for this node). The stopping rule is a
+   * sequence, not the consumer's pending count, which can lag a message the
+   * server has just stored.
+   */
+  async #catchUp(upTo?: number): Promise<void> {
     if (this.#stopping) return;
+    const end = upTo ?? await this.#newestCommand();
+    if (end <= this.#lastSeq) return;
     const c = await this.#js.consumers.get(STREAM_COMMANDS, {
       filter_subjects: subjects.command(this.#o.id),
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.#lastSeq + 1,
     });
-    let pending = (await c.info(true)).num_pending;
-    while (pending > 0) {
-      const batch = await c.fetch({
-        max_messages: Math.min(pending, 256),
-        expires: 5000,
-      });
+    while (this.#lastSeq < end) {
+      const batch = await c.fetch({ max_messages: 256, expires: 2000 });
       let got = 0;
       for await (const m of batch) {
         got++;
-        pending = m.info.pending;
-        if (m.seq > upTo) return;
+        if (m.seq > end) return;
         if (m.seq > this.#lastSeq) await this.#take(m.seq, m.data, false);
       }
       if (got === 0) break;
+    }
+  }
+
+  async #newestCommand(): Promise<number> {
+    try {
+      const m = await this.#jsm.streams.getMessage(STREAM_COMMANDS, {
+        last_by_subj: subjects.command(this.#o.id),
+      });
+      return m?.seq ?? 0;
+    } catch {
+      return 0;
     }
   }
 

@@ -10,11 +10,14 @@ import { connectNats } from "../lib/nats.ts";
 import { createBackends } from "../backends/mod.ts";
 import { createExec } from "../backends/exec.ts";
 import { Agent } from "./agent.ts";
+import { formatSelfCheck, selfCheck } from "./self_check.ts";
 
 const USAGE = `gridw — the GRID worker
 
-Usage: gridw -c FILE          start the worker with a config file
-       gridw --version        print versions
+Usage: gridw -c FILE               start the worker with a config file
+       gridw --self-check [-c FILE] print what this worker may run, and exit
+       gridw --self-check --json    the same, as JSON
+       gridw --version             print versions
        gridw --help           this text
 
 It connects to the controller's NATS, registers this node with its groups
@@ -28,15 +31,33 @@ async function main(): Promise<void> {
     Deno.args,
     USAGE,
     () => `gridw ${VERSION} (deno ${Deno.version.deno})`,
+    ["self-check", "json"],
   );
   let config: WorkerConfig;
   try {
-    config = await loadConfig(args.config, WorkerConfig);
+    config = args.config
+      ? await loadConfig(args.config, WorkerConfig)
+      : WorkerConfig.parse({ nats: { name: "self-check" } });
   } catch (e) {
     if (e instanceof ConfigError) die(e.message, 2);
     throw e;
   }
-  const backends = await createBackends(config.worker.binaries);
+  const backends = await createBackends(config.worker.binaries, {
+    rke2: { installerDirs: config.worker.rke2_installer_dirs },
+  });
+  if (args.flags["self-check"]) {
+    const b = config.worker.binaries;
+    const check = selfCheck([
+      b["apt-get"],
+      b.systemctl,
+      b.rke2,
+      "/usr/bin/kill",
+    ], backends);
+    console.log(
+      args.flags.json ? JSON.stringify(check, null, 2) : formatSelfCheck(check),
+    );
+    Deno.exit(check.ok ? 0 : 1);
+  }
   const nc = await connectNats({
     servers: config.nats.client.urls,
     name: config.nats.name,
@@ -48,7 +69,8 @@ async function main(): Promise<void> {
     groups: config.worker.groups,
     heartbeatMs: config.worker.heartbeat_interval,
     backends,
-    exec: createExec(),
+    // kill(1) signals a task's whole process group; Deno.kill would need unrestricted --allow-run.
+    exec: createExec({ killPath: "/usr/bin/kill" }),
   });
   await agent.start();
   const sig = await shutdownSignal();

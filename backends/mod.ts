@@ -1,0 +1,89 @@
+/**
+ * The backend registry a worker starts with. `ping` and `test` need nothing
+ * from the host and are always there; the system backends are registered
+ * only when the programs they run exist and Deno may run them, so a node
+ * never advertises an action that is bound to fail.
+ */
+import { aptBackend } from "./apt.ts";
+import { pingBackend } from "./ping.ts";
+import { rke2Backend, type Rke2Options } from "./rke2.ts";
+import { systemdBackend } from "./systemd.ts";
+import { testBackend, type TestBackendOptions } from "./test_actions.ts";
+import type { BackendDef } from "./types.ts";
+
+/** The worker config's `worker.binaries`: absolute paths. */
+export interface BackendBinaries {
+  "apt-get": string;
+  systemctl: string;
+  rke2: string;
+}
+
+export interface BackendOptions {
+  rke2?: Omit<Rke2Options, "installOnly">;
+  test?: TestBackendOptions;
+  /** Decides whether a program can be run; a seam for tests. @default isUsable */
+  usable?: (path: string) => Promise<boolean>;
+}
+
+/**
+ * True when `path` is an existing file this process may run. A stat that
+ * is NotCapable (no --allow-read) counts as unusable.
+ */
+export async function isUsable(path: string): Promise<boolean> {
+  try {
+    if (!(await Deno.stat(path)).isFile) return false;
+    const perm = await Deno.permissions.query({ name: "run", command: path });
+    return perm.state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds the backends this node can run. rke2 is also offered, with only
+ * its `install` action, where systemctl exists but rke2 does not yet:
+ * otherwise a node could never be bootstrapped through GRID.
+ */
+export async function createBackends(
+  binaries: BackendBinaries,
+  opts: BackendOptions = {},
+): Promise<Map<string, BackendDef>> {
+  const usable = opts.usable ?? isUsable;
+  const backends = new Map<string, BackendDef>();
+  const add = async (b: BackendDef) => {
+    const ok = await Promise.all((b.requires ?? []).map(usable));
+    if (ok.every((x) => x)) backends.set(b.name, b);
+    return backends.has(b.name);
+  };
+  await add(pingBackend());
+  await add(testBackend(opts.test));
+  await add(aptBackend(binaries));
+  await add(systemdBackend(binaries));
+  if (!(await add(rke2Backend(binaries, opts.rke2)))) {
+    await add(rke2Backend(binaries, { ...opts.rke2, installOnly: true }));
+  }
+  return backends;
+}
+
+/** Backend name → its sorted action names, as a node registers them. */
+export function describeBackends(
+  backends: Map<string, BackendDef> | Record<string, BackendDef>,
+): Record<string, string[]> {
+  const entries = backends instanceof Map
+    ? [...backends]
+    : Object.entries(backends);
+  return Object.fromEntries(
+    entries.map(([name, b]) => [name, Object.keys(b.actions).sort()]),
+  );
+}
+
+export { aptBackend, pingBackend, rke2Backend, systemdBackend, testBackend };
+export type { Rke2Options, TestBackendOptions };
+export { createExec, type ExecOptions } from "./exec.ts";
+export {
+  runAction,
+  type RunOptions,
+  type RunOutcome,
+  type RunRequest,
+} from "./run.ts";
+export * from "./types.ts";

@@ -1,0 +1,182 @@
+/**
+ * The `rke2` backend: the RKE2 server or agent service, driven through
+ * systemctl, and installation from an installer the operator has already
+ * placed on the node.
+ *
+ * `install` never downloads anything and never goes through a shell. The
+ * installer must sit (after resolving symlinks) inside one of the allowed
+ * directories, and it is executed directly as argv [installer]. Because the
+ * worker's --allow-run lists exact programs, the resolved installer path
+ * must be in that list as well (e.g. `/opt/grid/rke2/install.sh`); an
+ * absolute path is granted even before the file exists. If the installer is
+ * a script, its interpreter (the #! line) runs outside Deno's sandbox.
+ * With the upstream install.sh, INSTALL_RKE2_ARTIFACT_PATH (set to the
+ * installer's directory) makes it install from the tarballs next to it
+ * instead of fetching them.
+ */
+import { z } from "zod";
+import { describeExit, execOutput, lastLine } from "./output.ts";
+import { text } from "./params.ts";
+import { systemctl, unitStatus } from "./systemd.ts";
+import {
+  type ActionContext,
+  ActionError,
+  type ActionOutput,
+  type BackendDef,
+  defineAction,
+} from "./types.ts";
+
+export interface Rke2Paths {
+  systemctl: string;
+  rke2: string;
+}
+
+export interface Rke2Options {
+  /** Directories an installer may live in. @default ["/opt/grid/rke2"] */
+  installerDirs?: string[];
+  /**
+   * Register only `install` (for nodes where rke2 is not installed yet).
+   * @default false
+   */
+  installOnly?: boolean;
+}
+
+export const DEFAULT_INSTALLER_DIRS = ["/opt/grid/rke2"];
+
+const mode = z.enum(["server", "agent"], {
+  error: 'must be "server" or "agent"',
+}).default("server");
+
+function unitFor(m: "server" | "agent"): string {
+  return `rke2-${m}.service`;
+}
+
+/** "/a/./b", "/a/../b" and "//" are refused outright rather than normalised. */
+function checkPathText(s: string): string | undefined {
+  if (!s.startsWith("/")) return "must be an absolute path";
+  if (/[\0\n\r]/.test(s)) return "must not contain control characters";
+  if (
+    s.split("/").slice(1).some((seg) =>
+      seg === "" || seg === "." || seg === ".."
+    )
+  ) {
+    return 'must not contain empty, "." or ".." path segments';
+  }
+  return undefined;
+}
+
+function inside(path: string, dir: string): boolean {
+  const d = dir.endsWith("/") ? dir : `${dir}/`;
+  return path.startsWith(d) && path.length > d.length;
+}
+
+/**
+ * Resolves the installer and checks it is an executable file that stays
+ * inside an allowed directory once every symlink is followed.
+ */
+async function resolveInstaller(path: string, dirs: string[]): Promise<string> {
+  const bad = (why: string) =>
+    new ActionError(`param "installer": ${why}`, false);
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw bad(`${path} does not exist`);
+    throw bad(`cannot resolve ${path}: ${e instanceof Error ? e.message : e}`);
+  }
+  const realDirs = await Promise.all(
+    dirs.map((d) => Deno.realPath(d).catch(() => undefined)),
+  );
+  if (!realDirs.some((d) => d !== undefined && inside(real, d))) {
+    throw bad(`${path} resolves to ${real}, outside ${dirs.join(", ")}`);
+  }
+  const st = await Deno.stat(real);
+  if (!st.isFile) throw bad(`${real} is not a regular file`);
+  if (st.mode !== null && (st.mode & 0o111) === 0) {
+    throw bad(`${real} is not executable`);
+  }
+  return real;
+}
+
+async function install(
+  ctx: ActionContext,
+  installer: string,
+  m: "server" | "agent",
+  dirs: string[],
+): Promise<ActionOutput> {
+  const real = await resolveInstaller(installer, dirs);
+  const dir = real.slice(0, real.lastIndexOf("/")) || "/";
+  const r = await ctx.exec({
+    argv: [real],
+    env: { INSTALL_RKE2_TYPE: m, INSTALL_RKE2_ARTIFACT_PATH: dir },
+  }, ctx.signal);
+  const output = execOutput(r);
+  if (r.code !== 0) {
+    const why = lastLine(r);
+    throw new ActionError(
+      `rke2 installer ${real} failed (${describeExit(r)})${
+        why ? `: ${why}` : ""
+      }`,
+      true,
+      output,
+    );
+  }
+  return {
+    output: [output, `installed rke2 ${m} with ${real}`].filter((s) => s).join(
+      "\n",
+    ),
+  };
+}
+
+/**
+ * Makes the `rke2` backend (start, stop, restart, status, install).
+ * @throws {TypeError} when an installer directory is not a clean absolute path
+ */
+export function rke2Backend(
+  paths: Rke2Paths,
+  opts: Rke2Options = {},
+): BackendDef {
+  const dirs = opts.installerDirs ?? DEFAULT_INSTALLER_DIRS;
+  for (const d of dirs) {
+    const why = checkPathText(d.replace(/\/$/, ""));
+    if (why) throw new TypeError(`installerDirs: ${JSON.stringify(d)} ${why}`);
+  }
+  const installer = text().superRefine((s, ctx) => {
+    const why = checkPathText(s) ??
+      (dirs.some((d) => inside(s, d))
+        ? undefined
+        : `must be inside ${dirs.join(" or ")}`);
+    if (why) ctx.addIssue({ code: "custom", message: why });
+  });
+  const bin = paths.systemctl;
+  const verb = (v: string) =>
+    defineAction({
+      params: z.strictObject({ mode }),
+      run: (p, ctx) => systemctl(ctx, bin, v, unitFor(p.mode)),
+    });
+  const installAction = defineAction({
+    params: z.strictObject({ installer, mode }),
+    run: (p, ctx) => install(ctx, p.installer, p.mode, dirs),
+  });
+  if (opts.installOnly) {
+    return {
+      name: "rke2",
+      requires: [bin],
+      actions: { install: installAction },
+    };
+  }
+  return {
+    name: "rke2",
+    requires: [bin, paths.rke2],
+    actions: {
+      start: verb("start"),
+      stop: verb("stop"),
+      restart: verb("restart"),
+      status: defineAction({
+        params: z.strictObject({ mode }),
+        run: (p, ctx) => unitStatus(ctx, bin, unitFor(p.mode)),
+      }),
+      install: installAction,
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The `test` backend: deterministic successes, failures, waits and output
+ * for exercising the scheduler, retries, timeouts and the output cap without
+ * touching the machine.
+ */
+import { z } from "zod";
+import { formatDuration } from "../models/duration.ts";
+import { NODE_ID_RE } from "../models/names.ts";
+import { sleep } from "./abort.ts";
+import { duration, intText, text } from "./params.ts";
+import { ActionError, type BackendDef, defineAction } from "./types.ts";
+
+export interface TestBackendOptions {
+  /** Source of randomness for `flaky`, in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+/** Largest text the `output` action will build, to keep a typo from eating memory. */
+export const MAX_TEST_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+const nodeList = text().transform((s, ctx) => {
+  const ids = s.split(",").map((n) => n.trim()).filter((n) => n);
+  if (ids.length === 0) {
+    ctx.addIssue({ code: "custom", message: "must list at least one node id" });
+    return z.NEVER;
+  }
+  for (const id of ids) {
+    if (!NODE_ID_RE.test(id)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(id)} is not a valid node id`,
+      });
+      return z.NEVER;
+    }
+  }
+  return new Set(ids);
+});
+
+const rate = text().transform((s, ctx) => {
+  const n = Number(s.trim());
+  if (!/^\d+(\.\d+)?$/.test(s.trim()) || n > 100) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be a percentage from 0 to 100, got ${JSON.stringify(s)}`,
+    });
+    return z.NEVER;
+  }
+  return n;
+});
+
+async function delay(ms: number | undefined, signal: AbortSignal) {
+  if (ms !== undefined) await sleep(ms, signal);
+}
+
+/** Makes the `test` backend (succeed, fail, sleep, flaky, output). */
+export function testBackend(opts: TestBackendOptions = {}): BackendDef {
+  const random = opts.random ?? Math.random;
+  return {
+    name: "test",
+    actions: {
+      succeed: defineAction({
+        params: z.strictObject({
+          message: text().default("ok"),
+          delay: duration().optional(),
+        }),
+        run: async (p, ctx) => {
+          await delay(p.delay, ctx.signal);
+          return { output: p.message };
+        },
+      }),
+      fail: defineAction({
+        params: z.strictObject({
+          message: text().default("intentional failure"),
+          delay: duration().optional(),
+          nodes: nodeList.optional(),
+        }),
+        run: async (p, ctx) => {
+          await delay(p.delay, ctx.signal);
+          if (p.nodes && !p.nodes.has(ctx.nodeId)) return { output: "ok" };
+          throw new ActionError(p.message);
+        },
+      }),
+      sleep: defineAction({
+        params: z.strictObject({ duration: duration() }),
+        run: async (p, ctx) => {
+          await sleep(p.duration, ctx.signal);
+          return { output: `slept ${formatDuration(p.duration)}` };
+        },
+      }),
+      flaky: defineAction({
+        params: z.strictObject({ rate: rate.default(50) }),
+        run: (p) => {
+          // random() < 1, so rate 100 always fails and rate 0 never does.
+          const failed = random() * 100 < p.rate;
+          const what = `flaky ${
+            failed ? "failure" : "success"
+          } (rate=${p.rate}%)`;
+          return failed
+            ? Promise.reject(new ActionError(what))
+            : Promise.resolve({ output: what });
+        },
+      }),
+      output: defineAction({
+        params: z.strictObject({
+          lines: intText(0, 10_000_000).default(10),
+          width: intText(0, 1_000_000).default(80),
+        }).refine((p) => p.lines * (p.width + 1) <= MAX_TEST_OUTPUT_BYTES, {
+          path: ["lines"],
+          message:
+            `lines × (width + 1) must be at most ${MAX_TEST_OUTPUT_BYTES} bytes`,
+        }),
+        run: (p) => Promise.resolve({ output: makeLines(p.lines, p.width) }),
+      }),
+    },
+  };
+}
+
+/**
+ * `lines` lines of exactly `width` ASCII characters, each starting with its
+ * number so a reader can see where output was cut.
+ */
+export function makeLines(lines: number, width: number): string {
+  const fill = "x".repeat(width);
+  const out: string[] = [];
+  for (let i = 1; i <= lines; i++) out.push(`${i} ${fill}`.slice(0, width));
+  return out.join("\n");
+}

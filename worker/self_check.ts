@@ -1,0 +1,79 @@
+/**
+ * `gridw --self-check`: what this worker may run, proven from inside its
+ * own sandbox. Allowed programs are queried (never run); programs that must
+ * be refused are actually tried, and must fail with NotCapable.
+ */
+import type { BackendDef } from "../backends/types.ts";
+import { describeBackends } from "../backends/mod.ts";
+
+export interface SelfCheck {
+  allowed: Record<string, string>;
+  refused: Record<string, "refused" | "absent" | "RAN">;
+  net: string;
+  write: string;
+  backends: Record<string, string[]>;
+  ok: boolean;
+}
+
+/** Programs a worker must never be able to start. */
+const MUST_REFUSE = ["/bin/sh", "/bin/bash", "/bin/ls", "/usr/bin/env"];
+
+export function selfCheck(
+  allowedPaths: string[],
+  backends: Map<string, BackendDef>,
+): SelfCheck {
+  const allowed: Record<string, string> = {};
+  for (const p of allowedPaths) {
+    allowed[p] = Deno.permissions.querySync({ name: "run", command: p }).state;
+  }
+  const refused: SelfCheck["refused"] = {};
+  for (const p of [...MUST_REFUSE, Deno.execPath()]) refused[p] = tryRun(p);
+  const check: SelfCheck = {
+    allowed,
+    refused,
+    net: Deno.permissions.querySync({ name: "net" }).state,
+    write: Deno.permissions.querySync({ name: "write" }).state,
+    backends: describeBackends(backends),
+    ok: Object.values(refused).every((r) => r !== "RAN"),
+  };
+  return check;
+}
+
+function tryRun(path: string): "refused" | "absent" | "RAN" {
+  try {
+    new Deno.Command(path, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    })
+      .outputSync();
+    return "RAN";
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) return "refused";
+    if (e instanceof Deno.errors.NotFound) return "absent";
+    return "RAN";
+  }
+}
+
+export function formatSelfCheck(c: SelfCheck): string {
+  const lines = ["run permission (allowed programs):"];
+  for (const [p, s] of Object.entries(c.allowed)) {
+    lines.push(`  ${s.padEnd(8)} ${p}`);
+  }
+  lines.push("programs that must be refused:");
+  for (const [p, s] of Object.entries(c.refused)) {
+    lines.push(`  ${s.padEnd(8)} ${p}`);
+  }
+  lines.push(`network: ${c.net}   write: ${c.write}`);
+  lines.push("usable backends:");
+  for (const [b, actions] of Object.entries(c.backends)) {
+    lines.push(`  ${b.padEnd(8)} ${actions.join(", ")}`);
+  }
+  lines.push(
+    c.ok
+      ? "sandbox: ok"
+      : "sandbox: BROKEN — a program outside the allow-list ran",
+  );
+  return lines.join("\n");
+}
