@@ -7,12 +7,14 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { describeIssues, JobSpec, JobStatus } from "../models/job.ts";
 import type { StatusView } from "../models/node.ts";
+import type { ControllerView } from "../models/controller.ts";
 import { VERSION } from "../models/mod.ts";
 import type { Clock } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
 import { ApiError, invalid, notFound } from "./errors.ts";
 import type { Registry } from "./registry.ts";
 import type { Runner } from "./runner.ts";
+import type { Peers } from "./peers.ts";
 import {
   hasDroppedOutput,
   jobSummary,
@@ -27,6 +29,7 @@ const log = logger("api");
 export interface ApiDeps {
   runner: Runner;
   registry: Registry;
+  peers: Peers;
   clock: Clock;
   controllerId: string;
   maxBody: number;
@@ -138,6 +141,19 @@ export function createApi(deps: ApiDeps): Hono {
     const n = registry.nodes.get(c.req.param("id"));
     if (!n) throw notFound(`node "${c.req.param("id")}" not found`);
     return c.json(nodeView(n, clock.now(), offlineAfter));
+  });
+
+  app.get("/controllers", (c) => {
+    const now = clock.now();
+    const owned = runner.owners();
+    const list: ControllerView[] = [...deps.peers.all.values()]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((p) => ({
+        ...p,
+        status: deps.peers.alive(p.id, now) ? "online" : "offline",
+        jobs: owned.get(p.id) ?? 0,
+      }));
+    return c.json({ controllers: list });
   });
 
   app.get("/status", (c) => {

@@ -8,6 +8,7 @@ import type { JobRecord } from "../models/job.ts";
 import { parseDuration } from "../models/duration.ts";
 import { JobEvent } from "../models/messages.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
+import { openOrdered } from "../lib/ordered.ts";
 import { planJob } from "./plan.ts";
 import { applyEvent, type JobState, startJob } from "./scheduler.ts";
 
@@ -23,27 +24,31 @@ export async function readJobEvents(
   fn: (ev: JobEvent, seq: number) => void,
   untilSeq = 0,
 ): Promise<void> {
-  const c = await js.consumers.get(STREAM_RESULTS, {
-    filter_subjects: subjects.jobEvents(rec.id),
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: (rec.res_seq ?? 0) + 1,
-  });
-  let pending = (await c.info(true)).num_pending;
-  let last = 0;
-  while (pending > 0 || last < untilSeq) {
-    const batch = await c.fetch({
-      max_messages: Math.max(1, Math.min(pending, 500)),
-      expires: 5000,
+  let last = rec.res_seq ?? 0;
+  // A consumer that goes quiet before `untilSeq` (placed on a lost peer) is replaced.
+  for (let consumers = 0; consumers < 3; consumers++) {
+    const c = await openOrdered(js, STREAM_RESULTS, {
+      filter_subjects: subjects.jobEvents(rec.id),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: last + 1,
     });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
-      last = m.seq;
-      pending = m.info.pending;
-      const ev = JobEvent.safeParse(m.json());
-      if (ev.success) fn(ev.data, m.seq);
+    let pending = (await c.info(true)).num_pending;
+    while (pending > 0 || last < untilSeq) {
+      const batch = await c.fetch({
+        max_messages: Math.max(1, Math.min(pending, 500)),
+        expires: 3000,
+      });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        last = m.seq;
+        pending = m.info.pending;
+        const ev = JobEvent.safeParse(m.json());
+        if (ev.success) fn(ev.data, m.seq);
+      }
+      if (got === 0) break;
     }
-    if (got === 0) break;
+    if (last >= untilSeq) return;
   }
 }
 

@@ -8,7 +8,14 @@ import { ConfigError, loadConfig } from "../lib/config_file.ts";
 import { die, logger, setLogLevel } from "../lib/log.ts";
 import { connectNats } from "../lib/nats.ts";
 import { systemClock } from "../lib/clock.ts";
-import { BUCKET_JOBS, BUCKET_NODES, ensureTopology } from "../lib/topology.ts";
+import {
+  BUCKET_CONTROLLERS,
+  BUCKET_JOBS,
+  BUCKET_NODES,
+  ensureTopology,
+} from "../lib/topology.ts";
+import { JobStore } from "./job_store.ts";
+import { Peers } from "./peers.ts";
 import { Kvm } from "@nats-io/kv";
 import { findNatsServer, NatsServer, NatsServerError } from "./nats_server.ts";
 import { Registry } from "./registry.ts";
@@ -41,45 +48,78 @@ async function main(): Promise<void> {
     throw e;
   }
 
-  let server: NatsServer;
-  try {
-    server = await NatsServer.start({
-      binary: findNatsServer(config.nats.server.binary),
-      host: config.nats.server.host,
-      port: config.nats.server.port,
-      storeDir: config.nats.jetstream.store_dir,
-      name: config.nats.name,
-    });
-  } catch (e) {
-    if (e instanceof NatsServerError || e instanceof Deno.errors.NotCapable) {
-      die((e as Error).message);
+  // Either our own nats-server (alone, or routed to peer controllers' into
+  // one JetStream cluster), or an existing NATS cluster.
+  let server: NatsServer | undefined;
+  let servers: string[];
+  if (config.nats.server.enabled) {
+    try {
+      server = await NatsServer.start({
+        binary: findNatsServer(config.nats.server.binary),
+        host: config.nats.server.host,
+        port: config.nats.server.port,
+        storeDir: config.nats.jetstream.store_dir,
+        name: config.nats.name,
+        cluster: config.nats.cluster,
+      });
+    } catch (e) {
+      if (e instanceof NatsServerError || e instanceof Deno.errors.NotCapable) {
+        die((e as Error).message);
+      }
+      throw e;
     }
-    throw e;
+    const host = ["0.0.0.0", "::", ""].includes(config.nats.server.host)
+      ? "127.0.0.1"
+      : config.nats.server.host;
+    servers = [
+      `nats://${host}:${server.port}`,
+      ...(config.nats.client.urls ?? []),
+    ];
+    log.info("nats-server ready", {
+      url: servers[0],
+      store: config.nats.jetstream.store_dir,
+    });
+  } else {
+    servers = config.nats.client.urls!;
   }
-  const clientHost = ["0.0.0.0", "::", ""].includes(config.nats.server.host)
-    ? "127.0.0.1"
-    : config.nats.server.host;
-  const natsUrl = `nats://${clientHost}:${server.port}`;
-  log.info("nats-server ready", {
-    url: natsUrl,
-    store: config.nats.jetstream.store_dir,
-  });
 
   const nc = await connectNats({
-    servers: [natsUrl],
+    servers,
     name: config.nats.name,
-    firstConnectTimeoutMs: 10_000,
-  });
-  await ensureTopology(nc);
+    firstConnectTimeoutMs: 30_000,
+  })
+    .catch((e) =>
+      die(
+        `nats: cannot connect to ${servers.join(", ")}: ${
+          (e as Error).message
+        }`,
+      )
+    );
+  // A JetStream cluster needs a moment to elect a leader after its servers start.
+  await retry(
+    "creating streams and buckets",
+    () => ensureTopology(nc, { replicas: config.nats.jetstream.replicas }),
+  );
   const kvm = new Kvm(nc);
   const registry = new Registry(
     await kvm.open(BUCKET_NODES),
     config.nodes.offline_after,
   );
   await registry.ready();
+  const store = new JobStore(await kvm.open(BUCKET_JOBS));
+  await store.start();
+  const peers = new Peers(
+    await kvm.open(BUCKET_CONTROLLERS),
+    systemClock,
+    { id: config.nats.name, hostname: Deno.hostname(), version: VERSION },
+    config.controller.heartbeat_interval,
+    config.controller.stale_threshold,
+  );
+  await peers.start();
   const runner = new Runner({
     nc,
-    jobs: await kvm.open(BUCKET_JOBS),
+    store,
+    peers,
     registry,
     clock: systemClock,
     config: {
@@ -94,6 +134,7 @@ async function main(): Promise<void> {
   const app = createApi({
     runner,
     registry,
+    peers,
     clock: systemClock,
     controllerId: config.nats.name,
     maxBody: config.api.max_body,
@@ -107,7 +148,7 @@ async function main(): Promise<void> {
         log.info("api listening", { url: `http://${hostname}:${port}` }),
     }, app.fetch);
   } catch (e) {
-    await server.stop();
+    await server?.stop();
     die(
       `api: cannot listen on ${config.api.host}:${config.api.port}: ${
         (e as Error).message
@@ -117,15 +158,68 @@ async function main(): Promise<void> {
 
   const reason = await Promise.race([
     shutdownSignal(),
-    server.exited.then((s) => `nats-server exited (code ${s.code})`),
+    ...(server ? [supervise(server)] : []),
   ]);
   log.info("shutting down", { reason });
+  // Stop taking requests, hand running jobs to a peer (or to our next start), say goodbye.
   await api.shutdown();
-  await runner.stop();
+  await runner.stop(true);
+  await peers.stop();
   registry.stop();
+  store.stop();
   await nc.drain().catch(() => {});
-  await server.stop();
+  await supervised?.stop();
   Deno.exit(reason.startsWith("nats-server") ? 1 : 0);
+}
+
+let supervised: NatsServer | undefined;
+
+/**
+ * Restarts our nats-server when it dies; the NATS connection reconnects by
+ * itself (to a peer's server meanwhile, when there are peers). Resolves with
+ * a reason only when restarting keeps failing.
+ */
+async function supervise(first: NatsServer): Promise<string> {
+  supervised = first;
+  let failures = 0;
+  while (true) {
+    const status = await supervised.exited;
+    if (supervised.stopping) return await new Promise(() => {}); // a shutdown we asked for
+    log.error("nats-server exited; restarting it", { code: status.code });
+    for (;;) {
+      await new Promise((r) =>
+        setTimeout(r, Math.min(500 * 2 ** failures, 5000))
+      );
+      try {
+        supervised = await supervised.restart();
+        failures = 0;
+        log.info("nats-server restarted", { port: supervised.port });
+        break;
+      } catch (e) {
+        if (++failures >= 5) {
+          return `nats-server keeps failing: ${(e as Error).message}`;
+        }
+        log.error("restarting nats-server failed", { error: String(e) });
+      }
+    }
+  }
+}
+
+async function retry<T>(
+  what: string,
+  fn: () => Promise<T>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 250;; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) die(`${what} failed: ${(e as Error).message}`);
+      log.info(`waiting for JetStream: ${what}`, { error: String(e) });
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 if (import.meta.main) await main();

@@ -17,6 +17,8 @@ export interface NatsServerOptions {
   name: string;
   /** How long to wait for readiness. */
   startTimeoutMs?: number;
+  /** Routes to peers: together the servers form one JetStream cluster. */
+  cluster?: { name: string; host: string; port: number; routes: string[] };
 }
 
 export class NatsServerError extends Error {
@@ -64,6 +66,8 @@ export class NatsServer {
   #stderrTail: string[] = [];
   readonly exited: Promise<Deno.CommandStatus>;
 
+  #opts!: NatsServerOptions;
+
   private constructor(
     child: Deno.ChildProcess,
     tmp: string,
@@ -91,6 +95,7 @@ export class NatsServer {
         `jetstream {`,
         `  store_dir: ${JSON.stringify(opts.storeDir)}`,
         `}`,
+        ...(opts.cluster ? clusterBlock(opts.cluster) : []),
       ].join("\n") + "\n",
     );
     let child: Deno.ChildProcess;
@@ -131,6 +136,7 @@ export class NatsServer {
         if (url) {
           const port = Number(new URL(url).port);
           const server = new NatsServer(child, tmp, url, port);
+          server.#opts = opts;
           server.#stderrTail = tail;
           child.status.then((s) => {
             if (!server.#stopping) {
@@ -153,6 +159,17 @@ export class NatsServer {
     }
   }
 
+  /** True once stop() was called: an exit after that is expected. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Starts the same server again (same port) after it died. */
+  async restart(): Promise<NatsServer> {
+    await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
+    return await NatsServer.start({ ...this.#opts, port: this.port });
+  }
+
   /** The last lines the server wrote, for error messages. */
   get recentOutput(): string[] {
     return this.#stderrTail.slice(-5);
@@ -173,6 +190,20 @@ export class NatsServer {
     clearTimeout(timer);
     await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
   }
+}
+
+function clusterBlock(c: NonNullable<NatsServerOptions["cluster"]>): string[] {
+  return [
+    `cluster {`,
+    `  name: ${JSON.stringify(c.name)}`,
+    `  host: ${JSON.stringify(c.host)}`,
+    `  port: ${c.port}`,
+    `  routes: [${
+      c.routes.map((r) => JSON.stringify(r.replace(/^nats:/, "nats-route:")))
+        .join(", ")
+    }]`,
+    `}`,
+  ];
 }
 
 async function readPorts(

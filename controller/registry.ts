@@ -11,6 +11,8 @@ const log = logger("registry");
 
 export class Registry {
   readonly nodes = new Map<string, NodeRecord>();
+  /** When a heartbeat from any node last arrived. */
+  lastUpdate = Date.now();
   #ready: Promise<void>;
   #stop?: () => void;
 
@@ -56,6 +58,7 @@ export class Registry {
       return;
     }
     const parsed = NodeRecord.safeParse(value);
+    this.lastUpdate = Date.now();
     if (parsed.success) this.nodes.set(key, parsed.data);
     else log.warn("ignoring malformed node record", { key });
   }

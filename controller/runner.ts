@@ -1,22 +1,26 @@
 /**
- * The runner carries out the scheduler's decisions: it owns the job queue,
- * feeds every job its events from the results stream in order, publishes
- * commands, and watches the clock for timeouts, retries and lost nodes.
- * It is the only writer of job records.
+ * The runner carries out the scheduler's decisions for the jobs this
+ * controller owns: it claims queued jobs, feeds each running job its events
+ * from the results stream in order, publishes commands, and watches the
+ * clock for timeouts, retries and lost nodes.
+ *
+ * Several controllers may share one store. A job is owned by the controller
+ * named in its record; every write is a compare-and-set on the record's
+ * revision, so a pending job starts once and a running job has one owner.
+ * When an owner stops heartbeating (or hands its jobs back on SIGTERM), a
+ * peer claims its running jobs and adopts them.
  *
  * Crash safety: a job's state is never stored, only its record and its
- * event log. On start the runner replays the log of every running job from
- * the stream, then re-sends the attempts still open; the command stream's
- * de-duplication and the worker's own ledger keep them from running twice.
+ * event log. Adopting a job replays its log, then re-sends the attempts
+ * still open; the command stream's de-duplication and the worker's ledger
+ * keep them from running twice.
  */
 import {
   DeliverPolicy,
-  jetstream,
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type JobRecord, type JobSpec, TERMINAL } from "../models/job.ts";
 import {
@@ -31,10 +35,13 @@ import { formatDuration, parseDuration } from "../models/duration.ts";
 import type { Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
+import { jetstreamClient, openOrdered } from "../lib/ordered.ts";
 import { encodeJson } from "../lib/nats.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { conflict, invalid, notFound, queueFull } from "./errors.ts";
 import { foldJob, initFor } from "./job_log.ts";
+import { type JobStore, StaleRecordError, type Stored } from "./job_store.ts";
+import type { Peers } from "./peers.ts";
 import type { Registry } from "./registry.ts";
 import {
   applyEvent,
@@ -61,7 +68,8 @@ export interface RunnerConfig {
 
 export interface RunnerDeps {
   nc: NatsConnection;
-  jobs: KV;
+  store: JobStore;
+  peers: Peers;
   registry: Registry;
   clock: Clock;
   config: RunnerConfig;
@@ -83,98 +91,110 @@ interface Sent {
 
 interface Active {
   record: JobRecord;
+  rev: number;
+  state: JobState;
   /** Sequence of the last event applied. */
   lastSeq: number;
-  state: JobState;
+  /** Set while the job's log is replayed: live events wait here. */
+  buffer?: [JobEvent, number][];
   sent: Map<string, Sent>;
   timeoutAt?: number;
   timeoutSent?: boolean;
-  cancelSent?: boolean;
-  waiters: (() => void)[];
 }
 
 export class Runner {
   #deps: RunnerDeps;
   #js: JetStreamClient;
-  #jsm?: JetStreamManager;
-  #index = new Map<string, JobRecord>();
-  /** Job ids in creation order (ids sort by creation time). */
-  #order: string[] = [];
-  #queue: string[] = [];
+  #jsm!: JetStreamManager;
   #active = new Map<string, Active>();
-  #replaying = true;
-  #catchUpTo = 0;
   #lastSeen = 0;
   #tick?: ReturnType<typeof setInterval>;
+  #peerTick?: ReturnType<typeof setInterval>;
+  #watchdog?: ReturnType<typeof setInterval>;
+  #seenAtCheck = 0;
   #stopConsumer?: () => void;
   #saves = new Map<string, Promise<unknown>>();
+  #waiters = new Map<string, (() => void)[]>();
   #lastId = { ms: 0, n: 0 };
+  #pumping = false;
+  #pumpAgain = false;
+  #stopping = false;
   /** Until then, node records may be stale from before a restart: no node is judged lost. */
   #graceUntil = 0;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
-    this.#js = jetstream(deps.nc);
+    this.#js = jetstreamClient(deps.nc);
   }
 
   get config(): RunnerConfig {
     return this.#deps.config;
   }
 
-  async start(): Promise<void> {
-    this.#graceUntil = this.#deps.clock.now() +
-      this.#deps.config.offlineAfterMs;
-    await this.#loadRecords();
-    const jsm = await jetstreamManager(this.#deps.nc);
-    const last = (await jsm.streams.info(STREAM_RESULTS)).state.last_seq;
-    this.#lastSeen = last;
-    let from = last + 1;
-    for (const rec of this.#index.values()) {
-      if (rec.status !== "running") continue;
-      const { state, effects } = startJob(initFor(rec, false));
-      const a = this.#activate(rec, state);
-      this.#handle(a, effects);
-      from = Math.min(from, (rec.res_seq ?? 0) + 1);
-    }
-    this.#catchUpTo = last;
-    await this.#consume(from);
-    if (from > last) this.#finishReplay();
-    this.#tick = setInterval(
-      () => this.#sweep(),
-      this.#deps.config.tickMs ?? 250,
-    );
+  get id(): string {
+    return this.#deps.peers.id;
   }
 
-  async stop(): Promise<void> {
+  async start(): Promise<void> {
+    const { store, config, clock } = this.#deps;
+    this.#graceUntil = clock.now() + config.offlineAfterMs;
+    this.#jsm = await jetstreamManager(this.#deps.nc);
+    store.onChange((s) => this.#onRecord(s));
+    await this.#consumeLive();
+    // Our own running jobs (a restart) and those of controllers that are gone.
+    await this.#takeOver();
+    this.#tick = setInterval(() => this.#sweep(), config.tickMs ?? 250);
+    this.#peerTick = setInterval(() => {
+      this.#takeOver();
+      this.#pump(); // also retries claims that failed while JetStream was unavailable
+    }, this.#deps.peers.heartbeatMs);
+    this.#pump();
+  }
+
+  /** Stops; with `release`, hands running jobs back so a peer (or our next start) adopts them. */
+  async stop(release = true): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#tick);
+    clearInterval(this.#peerTick);
+    clearInterval(this.#watchdog);
     this.#stopConsumer?.();
     for (const a of this.#active.values()) {
       for (const s of a.sent.values()) clearTimeout(s.retryTimer);
     }
     await Promise.allSettled(this.#saves.values());
+    if (!release) return;
+    await Promise.allSettled([...this.#active.values()].map(async (a) => {
+      const { owner: _, ...rest } = a.record;
+      await this.#deps.store.update({
+        ...rest,
+        updated_at: iso(this.#deps.clock.now()),
+      }, a.rev);
+    }));
   }
 
   // ---- API-facing operations ----
 
   async submit(spec: JobSpec): Promise<JobRecord> {
-    if (this.#queue.length >= this.#deps.config.maxPending) {
+    const { store, registry, config, clock } = this.#deps;
+    const pending = store.count("pending");
+    if (pending >= config.maxPending) {
       throw queueFull(
-        `queue full: ${this.#queue.length} jobs already pending (scheduler.max_pending)`,
+        `queue full: ${pending} jobs already pending (scheduler.max_pending)`,
       );
     }
-    const now = this.#deps.clock.now();
+    const now = clock.now();
     const problem = checkAgainstFleet(
       spec,
-      this.#deps.registry.nodes,
+      registry.nodes,
       now,
-      this.#deps.config.offlineAfterMs,
+      config.offlineAfterMs,
     );
     if (problem) throw invalid(problem);
     const preview = resolveTarget(
-      this.#deps.registry.nodes.values(),
+      registry.nodes.values(),
       spec.target,
       now,
-      this.#deps.config.offlineAfterMs,
+      config.offlineAfterMs,
     );
     const rec: JobRecord = {
       id: this.#newId(now),
@@ -189,52 +209,52 @@ export class Runner {
       created_at: iso(now),
       updated_at: iso(now),
     };
-    await this.#deps.jobs.create(rec.id, encodeJson(rec));
-    this.#index.set(rec.id, rec);
-    this.#order.push(rec.id);
-    this.#queue.push(rec.id);
-    // The answer shows the job as submitted, even if it starts at once.
-    const submitted = { ...rec };
+    await store.create(rec);
     this.#pump();
-    return submitted;
-  }
-
-  async cancel(id: string): Promise<JobRecord> {
-    const rec = this.#index.get(id);
-    if (!rec) throw notFound(`job "${id}" not found`);
-    if (TERMINAL.has(rec.status)) {
-      throw conflict(`job "${id}" is already ${rec.status}`);
-    }
-    if (rec.status === "pending") {
-      this.#queue = this.#queue.filter((q) => q !== id);
-      const now = this.#deps.clock.now();
-      Object.assign(rec, {
-        status: "cancelled",
-        error: "cancelled before it started",
-        updated_at: iso(now),
-        finished_at: iso(now),
-      });
-      await this.#save(rec);
-      return rec;
-    }
-    const a = this.#active.get(id)!;
-    const done = new Promise<void>((r) => a.waiters.push(r));
-    if (!a.cancelSent) {
-      a.cancelSent = true;
-      const ev: CancelEvent = {
-        type: "cancel",
-        job: id,
-        at: iso(this.#deps.clock.now()),
-        reason: "cancelled by request",
-      };
-      await this.#js.publish(subjects.control(id), encodeJson(ev));
-    }
-    await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
     return rec;
   }
 
+  async cancel(id: string): Promise<JobRecord> {
+    const { store, clock } = this.#deps;
+    for (let tries = 0; tries < 5; tries++) {
+      const s = store.get(id);
+      if (!s) throw notFound(`job "${id}" not found`);
+      if (TERMINAL.has(s.rec.status)) {
+        throw conflict(`job "${id}" is already ${s.rec.status}`);
+      }
+      if (s.rec.status === "pending") {
+        const now = iso(clock.now());
+        try {
+          const done = await store.update({
+            ...s.rec,
+            status: "cancelled",
+            error: "cancelled before it started",
+            updated_at: now,
+            finished_at: now,
+          }, s.rev);
+          return done.rec;
+        } catch (e) {
+          if (e instanceof StaleRecordError) continue; // claimed meanwhile: cancel it running
+          throw e;
+        }
+      }
+      // Running: the owner applies the cancel from the job's log.
+      const done = new Promise<void>((r) => this.#waitFor(id, r));
+      const ev: CancelEvent = {
+        type: "cancel",
+        job: id,
+        at: iso(clock.now()),
+        reason: "cancelled by request",
+      };
+      await this.#js.publish(subjects.control(id), encodeJson(ev));
+      await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+      return store.get(id)!.rec;
+    }
+    throw conflict(`job "${id}" kept changing; try again`);
+  }
+
   record(id: string): JobRecord | undefined {
-    return this.#index.get(id);
+    return this.#deps.store.get(id)?.rec;
   }
 
   /**
@@ -254,7 +274,6 @@ export class Runner {
   }
 
   async loadOutput(seq: number): Promise<string> {
-    this.#jsm ??= await jetstreamManager(this.#deps.nc);
     const m = await this.#jsm.streams.getMessage(STREAM_RESULTS, { seq });
     return m ? (m.json<ResultEvent>().output ?? "") : "";
   }
@@ -265,10 +284,8 @@ export class Runner {
     next?: string;
   } {
     const out: JobRecord[] = [];
-    for (let i = this.#order.length - 1; i >= 0; i--) {
-      const id = this.#order[i]!;
-      if (opts.before !== undefined && id >= opts.before) continue;
-      const rec = this.#index.get(id)!;
+    for (const { rec } of this.#deps.store.newestFirst()) {
+      if (opts.before !== undefined && rec.id >= opts.before) continue;
       if (opts.status && rec.status !== opts.status) continue;
       if (out.length === opts.limit) return { jobs: out, next: out.at(-1)!.id };
       out.push(rec);
@@ -281,114 +298,264 @@ export class Runner {
     running: number;
     pending: number;
   } {
-    const byStatus: Record<string, number> = {};
-    for (const r of this.#index.values()) {
-      byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-    }
+    const s = this.#deps.store;
     return {
-      byStatus,
-      running: this.#active.size,
-      pending: this.#queue.length,
+      byStatus: s.counts(),
+      running: s.count("running"),
+      pending: s.count("pending"),
     };
   }
 
-  // ---- start-up ----
-
-  async #loadRecords(): Promise<void> {
-    const keys = await this.#deps.jobs.keys();
-    const ids: string[] = [];
-    for await (const k of keys) ids.push(k);
-    await Promise.all(ids.map(async (id) => {
-      const e = await this.#deps.jobs.get(id);
-      if (e && e.operation === "PUT") this.#index.set(id, e.json<JobRecord>());
-    }));
-    this.#order = [...this.#index.keys()].sort();
-    this.#queue = this.#order.filter((id) =>
-      this.#index.get(id)!.status === "pending"
-    );
+  /** Running jobs per owner. */
+  owners(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const { rec } of this.#deps.store.values()) {
+      if (rec.status === "running" && rec.owner) {
+        m.set(rec.owner, (m.get(rec.owner) ?? 0) + 1);
+      }
+    }
+    return m;
   }
 
-  async #consume(from: number): Promise<void> {
-    const c = await this.#js.consumers.get(STREAM_RESULTS, {
-      filter_subjects: subjects.allResults,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: from,
-    });
-    const msgs = await c.consume();
-    this.#stopConsumer = () => msgs.stop();
+  // ---- events ----
+
+  async #consumeLive(): Promise<void> {
+    this.#lastSeen =
+      (await this.#jsm.streams.info(STREAM_RESULTS)).state.last_seq;
+    this.#followLive();
+  }
+
+  /** Reads every event after the last one seen; if reading stops, starts again from there. */
+  #followLive(): void {
     (async () => {
+      const c = await openOrdered(this.#js, STREAM_RESULTS, {
+        filter_subjects: subjects.allResults,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: this.#lastSeen + 1,
+      });
+      const msgs = await c.consume();
+      this.#stopConsumer = () => msgs.stop();
       for await (const m of msgs) {
+        if (m.seq <= this.#lastSeen) continue;
         this.#lastSeen = m.seq;
         const a = this.#active.get(m.subject.split(".")[2]!);
-        if (a) {
-          const ev = JobEvent.safeParse(m.json());
-          if (ev.success) {
-            a.lastSeq = m.seq;
-            this.#handle(a, applyEvent(a.state, ev.data, m.seq));
-          } else log.warn("ignoring malformed event", { subject: m.subject });
+        if (!a) continue;
+        const ev = JobEvent.safeParse(m.json());
+        if (!ev.success) {
+          log.warn("ignoring malformed event", { subject: m.subject });
+        } else if (a.buffer) {
+          a.buffer.push([ev.data, m.seq]);
+        } else {
+          a.lastSeq = m.seq;
+          this.#handle(a, applyEvent(a.state, ev.data, m.seq));
         }
-        if (this.#replaying && m.seq >= this.#catchUpTo) this.#finishReplay();
       }
-    })().catch((e) =>
-      log.error("results consumer ended", { error: String(e) })
-    );
+    })().catch((e) => log.warn("reading results stopped", { error: String(e) }))
+      .finally(() => {
+        if (this.#stopping) return;
+        setTimeout(() => this.#followLive(), 500);
+      });
   }
 
-  #finishReplay(): void {
-    if (!this.#replaying) return;
-    this.#replaying = false;
-    for (const a of this.#active.values()) {
-      this.#handle(a, pendingDispatches(a.state));
+  /**
+   * Takes over running jobs: replays their logs up to now, then applies
+   * what arrived live meanwhile and re-sends the attempts still open.
+   */
+  async #adopt(jobs: Stored[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const adopting: Active[] = jobs.map((s) => {
+      const { state } = startJob(initFor(s.rec, false));
+      const a = this.#activate(s, state);
+      a.buffer = [];
+      return a;
+    });
+    const last = (await this.#jsm.streams.info(STREAM_RESULTS)).state.last_seq;
+    const from = Math.min(...adopting.map((a) => a.lastSeq)) + 1;
+    if (from <= last) {
+      const c = await openOrdered(this.#js, STREAM_RESULTS, {
+        filter_subjects: subjects.allResults,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: from,
+      });
+      const msgs = await c.consume();
+      for await (const m of msgs) {
+        const a = this.#active.get(m.subject.split(".")[2]!);
+        if (a?.buffer && m.seq > a.lastSeq) {
+          const ev = JobEvent.safeParse(m.json());
+          if (ev.success) {
+            applyEvent(a.state, ev.data, m.seq);
+            a.lastSeq = m.seq;
+          }
+        }
+        if (m.seq >= last) break;
+      }
+      msgs.stop();
     }
-    if (this.#active.size > 0) {
-      log.info("resumed running jobs", { jobs: this.#active.size });
+    for (const a of adopting) {
+      const buffered = (a.buffer ?? []).filter(([, seq]) => seq > a.lastSeq);
+      a.buffer = undefined;
+      const { state } = a;
+      if (state.status !== "running") {
+        this.#finish(a, state.status, state.error);
+        continue;
+      }
+      const step = state.phases[state.phase]?.first;
+      if (step !== undefined && step !== a.record.step) {
+        a.record.step = step;
+        this.#save(a);
+      }
+      this.#handle(a, pendingDispatches(state));
+      for (const [ev, seq] of buffered) {
+        a.lastSeq = seq;
+        this.#handle(a, applyEvent(state, ev, seq));
+      }
     }
-    this.#pump();
+    log.info("adopted running jobs", {
+      jobs: adopting.map((a) => a.record.id).join(","),
+    });
+  }
+
+  /**
+   * Claims the running jobs of controllers that are gone, and adopts them
+   * along with any of our own that are not running here (an adoption that
+   * failed, e.g. while the JetStream cluster was electing a leader).
+   */
+  async #takeOver(): Promise<void> {
+    if (this.#stopping) return;
+    const { store, peers, clock } = this.#deps;
+    const adopt: Stored[] = [];
+    try {
+      for (const s of [...store.values()]) {
+        if (s.rec.status !== "running" || this.#active.has(s.rec.id)) continue;
+        if (s.rec.owner === this.id) {
+          adopt.push(s);
+          continue;
+        }
+        if (peers.alive(s.rec.owner)) continue;
+        try {
+          adopt.push(
+            await store.update({
+              ...s.rec,
+              owner: this.id,
+              updated_at: iso(clock.now()),
+            }, s.rev),
+          );
+          log.info("taking over a job", {
+            job: s.rec.id,
+            from: s.rec.owner ?? "(released)",
+          });
+        } catch (e) {
+          if (!(e instanceof StaleRecordError)) throw e;
+        }
+      }
+      await this.#adopt(adopt);
+    } catch (e) {
+      // Leave them for the next round; they are ours in the store, not running here.
+      for (const s of adopt) {
+        if (this.#active.get(s.rec.id)?.buffer) this.#active.delete(s.rec.id);
+      }
+      log.warn("adopting jobs failed; will retry", { error: String(e) });
+    }
+  }
+
+  #onRecord(s: Stored): void {
+    if (TERMINAL.has(s.rec.status)) {
+      const ws = this.#waiters.get(s.rec.id);
+      this.#waiters.delete(s.rec.id);
+      for (const w of ws ?? []) w();
+    }
+    const a = this.#active.get(s.rec.id);
+    if (a && !this.#stopping && s.rev > a.rev && s.rec.owner !== this.id) {
+      this.#fence(a, s.rec.owner);
+    }
+    if (s.rec.status === "pending" || TERMINAL.has(s.rec.status)) this.#pump();
+  }
+
+  #waitFor(id: string, fn: () => void): void {
+    const list = this.#waiters.get(id) ?? [];
+    list.push(fn);
+    this.#waiters.set(id, list);
+  }
+
+  /** Another controller owns this job now: stop running it here. */
+  #fence(a: Active, owner: string | undefined): void {
+    log.warn("lost ownership of a job", {
+      job: a.record.id,
+      owner: owner ?? "(none)",
+    });
+    for (const node of [...a.sent.keys()]) this.#clearSent(a, node);
+    this.#active.delete(a.record.id);
   }
 
   // ---- the queue ----
 
-  #pump(): void {
-    if (this.#replaying) return;
-    while (
-      this.#active.size < this.#deps.config.maxConcurrent &&
-      this.#queue.length > 0
-    ) {
-      const rec = this.#index.get(this.#queue.shift()!);
-      if (rec?.status === "pending") this.#begin(rec);
+  /** Starts pending jobs, oldest first, while the cluster has room. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        const { store, config } = this.#deps;
+        while (
+          !this.#stopping && store.count("running") < config.maxConcurrent
+        ) {
+          const next = store.oldestPending();
+          if (!next) break;
+          const claimed = await this.#claimPending(next);
+          if (claimed) this.#begin(claimed);
+        }
+      } while (this.#pumpAgain);
+    } catch (e) {
+      log.error("starting jobs failed", { error: String(e) });
+    } finally {
+      this.#pumping = false;
     }
   }
 
-  #begin(rec: JobRecord): void {
-    const now = this.#deps.clock.now();
+  async #claimPending(s: Stored): Promise<Stored | undefined> {
+    const { registry, clock, config, store } = this.#deps;
+    const now = clock.now();
     const { online, offline } = resolveTarget(
-      this.#deps.registry.nodes.values(),
-      rec.target,
+      registry.nodes.values(),
+      s.rec.target,
       now,
-      this.#deps.config.offlineAfterMs,
+      config.offlineAfterMs,
     );
-    Object.assign(rec, {
-      status: "running",
-      expected: online,
-      offline,
-      started_at: iso(now),
-      updated_at: iso(now),
-      // Every event of this job comes after what the consumer has seen.
-      res_seq: this.#lastSeen,
-    });
-    const { state, effects } = startJob(initFor(rec, false));
-    const a = this.#activate(rec, state);
-    // The record must say "running" before any command goes out.
-    this.#save(rec).then(() => this.#handle(a, effects));
+    try {
+      return await store.update({
+        ...s.rec,
+        status: "running",
+        owner: this.id,
+        expected: online,
+        offline,
+        started_at: iso(now),
+        updated_at: iso(now),
+        // Every event of this job comes after what the consumer has seen.
+        res_seq: this.#lastSeen,
+      }, s.rev);
+    } catch (e) {
+      if (e instanceof StaleRecordError) return undefined; // a peer started or cancelled it
+      throw e;
+    }
   }
 
-  #activate(rec: JobRecord, state: JobState): Active {
+  #begin(s: Stored): void {
+    const { state, effects } = startJob(initFor(s.rec, false));
+    this.#handle(this.#activate(s, state), effects);
+  }
+
+  #activate(s: Stored, state: JobState): Active {
+    const rec = structuredClone(s.rec);
     const a: Active = {
       record: rec,
+      rev: s.rev,
       lastSeq: rec.res_seq ?? 0,
       state,
       sent: new Map(),
-      waiters: [],
     };
     const timeoutMs = rec.timeout ? parseDuration(rec.timeout) : undefined;
     if (timeoutMs !== undefined && rec.started_at) {
@@ -404,17 +571,17 @@ export class Runner {
     for (const e of effects) {
       switch (e.kind) {
         case "dispatch":
-          if (!this.#replaying) this.#dispatch(a, e);
+          this.#dispatch(a, e);
           break;
         case "abort":
           this.#clearSent(a, e.node);
-          if (!this.#replaying) this.#abort(a, e);
+          this.#abort(a, e);
           break;
         case "step":
           if (a.record.step !== e.step) {
             a.record.step = e.step;
             a.record.updated_at = iso(this.#deps.clock.now());
-            this.#save(a.record);
+            this.#save(a);
           }
           break;
         case "finish":
@@ -549,24 +716,31 @@ export class Runner {
     if (error) a.record.error = error;
     for (const node of [...a.sent.keys()]) this.#clearSent(a, node);
     this.#active.delete(a.record.id);
-    this.#save(a.record).then(() => {
-      for (const w of a.waiters) w();
-    });
+    this.#save(a);
     log.info("job finished", {
       job: a.record.id,
       status,
       ...(error ? { error } : {}),
     });
-    this.#pump();
   }
 
   // ---- the clock ----
 
   #sweep(): void {
-    if (this.#replaying) return;
     const now = this.#deps.clock.now();
     const { registry, config } = this.#deps;
     const redeliverAfter = Math.max(2000, config.offlineAfterMs / 2);
+    // Node heartbeats go through JetStream. When neither they nor our own
+    // heartbeat are getting through, the store is down, not the fleet: judge
+    // no node lost now, nor until they have had time to report again.
+    const storeUp = now - registry.lastUpdate < config.offlineAfterMs / 2 ||
+      now - this.#deps.peers.lastBeatOk < config.offlineAfterMs / 2;
+    if (!storeUp) {
+      this.#graceUntil = Math.max(
+        this.#graceUntil,
+        now + config.offlineAfterMs,
+      );
+    }
     for (const a of this.#active.values()) {
       if (a.timeoutAt !== undefined && now >= a.timeoutAt && !a.timeoutSent) {
         a.timeoutSent = true;
@@ -612,19 +786,27 @@ export class Runner {
 
   // ---- records ----
 
-  /** Writes a record; writes to one job are chained so they land in order. */
-  #save(rec: JobRecord): Promise<unknown> {
-    const prev = this.#saves.get(rec.id) ?? Promise.resolve();
-    const next = prev.then(() => this.#deps.jobs.put(rec.id, encodeJson(rec)))
-      .catch((e) =>
-        log.error("saving a job record failed", {
-          job: rec.id,
-          error: String(e),
-        })
-      );
-    this.#saves.set(rec.id, next);
+  /** Writes a job's record; writes to one job are chained so each builds on the last revision. */
+  #save(a: Active): Promise<unknown> {
+    const id = a.record.id;
+    const snapshot = structuredClone(a.record);
+    const prev = this.#saves.get(id) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        a.rev = (await this.#deps.store.update(snapshot, a.rev)).rev;
+      } catch (e) {
+        if (e instanceof StaleRecordError) {
+          const cur = this.#deps.store.get(id)?.rec;
+          if (this.#active.get(id) === a) this.#fence(a, cur?.owner);
+        } else {log.error("saving a job record failed", {
+            job: id,
+            error: String(e),
+          });}
+      }
+    });
+    this.#saves.set(id, next);
     next.then(() => {
-      if (this.#saves.get(rec.id) === next) this.#saves.delete(rec.id);
+      if (this.#saves.get(id) === next) this.#saves.delete(id);
     });
     return next;
   }
@@ -635,7 +817,7 @@ export class Runner {
     else this.#lastId = { ms: now, n: Math.floor(Math.random() * 0x4000) };
     const id = this.#lastId.ms.toString(16).padStart(11, "0") +
       this.#lastId.n.toString(16).padStart(5, "0");
-    if (this.#index.has(id)) return this.#newId(now + 1);
+    if (this.#deps.store.get(id)) return this.#newId(now + 1);
     return id;
   }
 }

@@ -21,6 +21,7 @@ export const STREAM_COMMANDS = "GRID_CMD";
 export const STREAM_RESULTS = "GRID_RES";
 export const BUCKET_JOBS = "grid_jobs";
 export const BUCKET_NODES = "grid_nodes";
+export const BUCKET_CONTROLLERS = "grid_controllers";
 
 export const subjects = {
   /** Where the controller publishes a node's commands (stored). */
@@ -90,15 +91,16 @@ export async function ensureTopology(
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(opts)) {
-    const exists = await jsm.streams.info(cfg.name).then(
-      () => true,
-      () => false,
-    );
-    if (exists) await jsm.streams.update(cfg.name, cfg);
-    else await jsm.streams.add(cfg);
+    // Several controllers may run this at once: add, and if the stream is
+    // already there (ours or a peer's), bring its config up to date.
+    try {
+      await jsm.streams.add(cfg);
+    } catch {
+      await jsm.streams.update(cfg.name, cfg);
+    }
   }
   const kvm = new Kvm(nc);
-  for (const bucket of [BUCKET_JOBS, BUCKET_NODES]) {
+  for (const bucket of [BUCKET_JOBS, BUCKET_NODES, BUCKET_CONTROLLERS]) {
     await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1 });
   }
 }

@@ -110,6 +110,8 @@ export const WorkerConfig = z.object({
       "must not list a group twice",
     ),
     heartbeat_interval: durationMs("5s"),
+    /** On SIGTERM, how long the running task may go on before it is aborted. */
+    drain_timeout: durationMs("30s"),
     /** Directories an rke2 `installer` param may point into. */
     rke2_installer_dirs: z.array(
       z.string().startsWith("/", "must be an absolute path"),

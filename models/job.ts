@@ -188,6 +188,8 @@ export const JobRecord = z.object({
   expected: z.array(z.string()),
   offline: z.array(z.string()),
   error: z.string().optional(),
+  /** The controller running the job. */
+  owner: z.string().optional(),
   created_at: z.string(),
   updated_at: z.string(),
   started_at: z.string().optional(),

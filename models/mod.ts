@@ -5,4 +5,5 @@ export * from "./job.ts";
 export * from "./node.ts";
 export * from "./messages.ts";
 export * from "./config.ts";
+export * from "./controller.ts";
 export const VERSION = "0.1.0";

@@ -19,6 +19,8 @@ export interface WorkerSpec {
   heartbeat?: string;
   /** Extra YAML under `worker:` (e.g. binaries). */
   extra?: string;
+  /** How long a SIGTERMed worker lets its running task go on. */
+  drain?: string;
   /** Permission flags instead of `-P=worker` (tests that add a stand-in program). */
   permissions?: string[];
 }
@@ -122,7 +124,7 @@ export class Proc {
   }
 
   dump(): string {
-    return `--- ${this.name} ---\n${this.log.slice(-60).join("\n")}`;
+    return `--- ${this.name} ---\n${this.log.slice(-150).join("\n")}`;
   }
 }
 
@@ -263,6 +265,7 @@ nodes:
 worker:
   groups: [${(w.groups ?? []).join(", ")}]
   heartbeat_interval: ${w.heartbeat ?? "500ms"}
+  drain_timeout: ${w.drain ?? "1s"}
 ${w.extra ?? ""}`;
   }
 

@@ -143,3 +143,22 @@ Deno.test("durability: a restarted worker catches up on commands sent while it w
     },
   );
 });
+
+Deno.test("durability: SIGTERM drains a worker: its running task finishes, then it deregisters", async () => {
+  await withCluster({ workers: [{ id: "n1", drain: "20s" }] }, async (c) => {
+    const id = await c.submit({
+      tasks: [{ backend: "test", action: "sleep", params: { duration: "2s" } }],
+    });
+    await waitFor("the task to run", async () => {
+      const n = await (await fetch(`${c.api}/node/n1`)).json();
+      return n.running?.job === id;
+    });
+    const status = await c.workers.get("n1")!.stop("SIGTERM", 30_000);
+    assert.equal(status.code, 0);
+    const job = await c.waitJob(id);
+    assert.equal(job.status, "completed");
+    assert.equal(job.results["0"]["n1"].status, "success");
+    const n1 = await (await fetch(`${c.api}/node/n1`)).json();
+    assert.equal(n1.status, "offline");
+  });
+});

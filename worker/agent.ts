@@ -10,7 +10,6 @@
  */
 import {
   DeliverPolicy,
-  jetstream,
   type JetStreamClient,
   jetstreamManager,
 } from "@nats-io/jetstream";
@@ -31,6 +30,7 @@ import { formatDuration } from "../models/duration.ts";
 import { VERSION } from "../models/mod.ts";
 import { iso } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
+import { jetstreamClient, openOrdered } from "../lib/ordered.ts";
 import { encodeJson } from "../lib/nats.ts";
 import {
   BUCKET_NODES,
@@ -82,7 +82,7 @@ export class Agent {
 
   constructor(o: AgentOptions) {
     this.#o = o;
-    this.#js = jetstream(o.nc);
+    this.#js = jetstreamClient(o.nc);
   }
 
   async start(): Promise<void> {
@@ -124,16 +124,55 @@ export class Agent {
   }
 
   /** Stops taking commands, aborts the running task, and marks the node offline. */
-  async stop(reason = "worker shutting down"): Promise<void> {
+  /**
+   * Drains: takes no new command, lets the running task finish for up to
+   * `graceMs` (then aborts it), reports queued tasks as not run, and marks
+   * the node offline.
+   */
+  async stop(
+    graceMs = 0,
+    reason = "the worker is shutting down",
+  ): Promise<void> {
     this.#stopping = true;
     for (const t of this.#timers) clearInterval(t);
     this.#sub?.unsubscribe();
+    const queued = this.#queue;
     this.#queue = [];
-    this.#running?.ctl.abort(reason);
-    await Promise.race([this.#idle, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.all(
+      queued.map((cmd) => this.#report(this.#notRun(cmd, reason))),
+    );
+    if (this.#running) {
+      log.info("waiting for the running task to finish", {
+        job: this.#running.cmd.job,
+      });
+    }
+    const abort = setTimeout(() => this.#running?.ctl.abort(reason), graceMs);
+    await Promise.race([
+      this.#idle,
+      new Promise((r) => setTimeout(r, graceMs + 10_000)),
+    ]);
+    clearTimeout(abort);
     await this.#kv.put(this.#o.id, encodeJson(this.#record("offline"))).catch(
       () => {},
     );
+  }
+
+  #notRun(cmd: RunCommand, reason: string): ResultEvent {
+    const now = iso(Date.now());
+    return {
+      type: "result",
+      job: cmd.job,
+      step: cmd.step,
+      node: this.#o.id,
+      attempt: cmd.attempt,
+      status: "failed",
+      output: "",
+      error: `not run: ${reason}`,
+      retryable: true,
+      finished_at: now,
+      duration_ms: 0,
+      by: "worker",
+    };
   }
 
   // ---- intake ----
@@ -164,7 +203,7 @@ export class Agent {
     if (this.#stopping) return;
     const end = upTo ?? await this.#newestCommand();
     if (end <= this.#lastSeq) return;
-    const c = await this.#js.consumers.get(STREAM_COMMANDS, {
+    const c = await openOrdered(this.#js, STREAM_COMMANDS, {
       filter_subjects: subjects.command(this.#o.id),
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.#lastSeq + 1,

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   await agent.start();
   const sig = await shutdownSignal();
   log.info("shutting down", { signal: sig });
-  await agent.stop();
+  await agent.stop(config.worker.drain_timeout);
   await nc.drain().catch(() => {});
   Deno.exit(0);
 }

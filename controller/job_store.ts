@@ -1,0 +1,163 @@
+/**
+ * Every controller's view of the job records (KV `grid_jobs`), kept current
+ * by a watch, with compare-and-set writes. Several controllers share the
+ * bucket; the revision a write was based on decides who wins.
+ */
+import { type KV, KvWatchInclude } from "@nats-io/kv";
+import { JobRecord } from "../models/job.ts";
+import { logger } from "../lib/log.ts";
+import { encodeJson } from "../lib/nats.ts";
+
+const log = logger("jobs");
+
+export interface Stored {
+  rec: JobRecord;
+  rev: number;
+}
+
+/** A write lost a compare-and-set race: someone else changed the record. */
+export class StaleRecordError extends Error {
+  constructor(readonly id: string) {
+    super(`job "${id}" was changed by another controller`);
+    this.name = "StaleRecordError";
+  }
+}
+
+export class JobStore {
+  #kv: KV;
+  #items = new Map<string, Stored>();
+  /** Ids in creation order (ids sort by creation time). */
+  #order: string[] = [];
+  #listeners: ((s: Stored) => void)[] = [];
+  #counts = new Map<string, number>();
+  /** Pending ids: few (at most max_pending), so the oldest is found by a scan. */
+  #pending = new Set<string>();
+  #stop?: () => void;
+
+  constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Reads every record, then follows changes. */
+  async start(): Promise<void> {
+    const iter = await this.#kv.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.#stop = () => iter.stop();
+    (async () => {
+      for await (const e of iter) {
+        if (e.operation !== "PUT") continue;
+        this.#apply(e.key, e.json(), e.revision);
+      }
+    })().catch((e) => log.error("job watch ended", { error: String(e) }));
+    const keys: string[] = [];
+    for await (const k of await this.#kv.keys()) keys.push(k);
+    await Promise.all(keys.map(async (k) => {
+      const e = await this.#kv.get(k);
+      if (e?.operation === "PUT") this.#apply(k, e.json(), e.revision);
+    }));
+  }
+
+  stop(): void {
+    this.#stop?.();
+  }
+
+  /** Called after every change, from this controller or another. */
+  onChange(fn: (s: Stored) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  get(id: string): Stored | undefined {
+    return this.#items.get(id);
+  }
+
+  values(): IterableIterator<Stored> {
+    return this.#items.values();
+  }
+
+  /** Newest first. */
+  *newestFirst(): Generator<Stored> {
+    for (let i = this.#order.length - 1; i >= 0; i--) {
+      yield this.#items.get(this.#order[i]!)!;
+    }
+  }
+
+  /** Oldest first. */
+  *oldestFirst(): Generator<Stored> {
+    for (const id of this.#order) yield this.#items.get(id)!;
+  }
+
+  count(status: string): number {
+    return this.#counts.get(status) ?? 0;
+  }
+
+  counts(): Record<string, number> {
+    return Object.fromEntries([...this.#counts].filter(([, n]) => n > 0));
+  }
+
+  oldestPending(): Stored | undefined {
+    let min: string | undefined;
+    for (const id of this.#pending) if (min === undefined || id < min) min = id;
+    return min === undefined ? undefined : this.#items.get(min);
+  }
+
+  async create(rec: JobRecord): Promise<Stored> {
+    const rev = await this.#kv.create(rec.id, encodeJson(rec));
+    return this.#apply(rec.id, rec, rev);
+  }
+
+  /** Writes `rec` if the stored revision is still `rev`; else StaleRecordError. */
+  async update(rec: JobRecord, rev: number): Promise<Stored> {
+    let next: number;
+    try {
+      next = await this.#kv.update(rec.id, encodeJson(rec), rev);
+    } catch (e) {
+      // Refresh our copy so the caller decides on what is really stored.
+      const cur = await this.#kv.get(rec.id).catch(() => null);
+      if (cur?.operation === "PUT") {
+        this.#apply(rec.id, cur.json(), cur.revision);
+      }
+      if (String(e).includes("wrong last sequence") || cur?.revision !== rev) {
+        throw new StaleRecordError(rec.id);
+      }
+      throw e;
+    }
+    return this.#apply(rec.id, rec, next);
+  }
+
+  #apply(id: string, value: unknown, rev: number): Stored {
+    const have = this.#items.get(id);
+    if (have && have.rev >= rev) return have;
+    const parsed = JobRecord.safeParse(value);
+    if (!parsed.success) {
+      log.warn("ignoring a malformed job record", { id });
+      return have ?? { rec: value as JobRecord, rev };
+    }
+    const s = { rec: parsed.data, rev };
+    if (!have) this.#insertOrdered(id);
+    else {this.#counts.set(
+        have.rec.status,
+        this.#counts.get(have.rec.status)! - 1,
+      );}
+    this.#counts.set(s.rec.status, (this.#counts.get(s.rec.status) ?? 0) + 1);
+    if (s.rec.status === "pending") this.#pending.add(id);
+    else this.#pending.delete(id);
+    this.#items.set(id, s);
+    for (const fn of this.#listeners) fn(s);
+    return s;
+  }
+
+  #insertOrdered(id: string): void {
+    const o = this.#order;
+    if (o.length === 0 || o[o.length - 1]! < id) {
+      o.push(id);
+      return;
+    }
+    let lo = 0;
+    let hi = o.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (o[mid]! < id) lo = mid + 1;
+      else hi = mid;
+    }
+    o.splice(lo, 0, id);
+  }
+}

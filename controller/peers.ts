@@ -1,0 +1,93 @@
+/**
+ * Controllers announce themselves in KV `grid_controllers`; each watches
+ * the others, so a dead owner's running jobs can be taken over.
+ */
+import { type KV, KvWatchInclude } from "@nats-io/kv";
+import { ControllerRecord } from "../models/controller.ts";
+import { logger } from "../lib/log.ts";
+import { encodeJson } from "../lib/nats.ts";
+import type { Clock } from "../lib/clock.ts";
+import { iso } from "../lib/clock.ts";
+
+const log = logger("peers");
+
+export class Peers {
+  readonly all = new Map<string, ControllerRecord>();
+  #self: ControllerRecord;
+  #timer?: ReturnType<typeof setInterval>;
+  /** When our own heartbeat last reached the store: proof JetStream is up. */
+  lastBeatOk = 0;
+  #stop?: () => void;
+
+  constructor(
+    readonly kv: KV,
+    readonly clock: Clock,
+    self: Pick<ControllerRecord, "id" | "hostname" | "version">,
+    readonly heartbeatMs: number,
+    readonly staleMs: number,
+  ) {
+    const now = iso(clock.now());
+    this.#self = { ...self, status: "online", last_seen: now, started_at: now };
+  }
+
+  get id(): string {
+    return this.#self.id;
+  }
+
+  async start(): Promise<void> {
+    const iter = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.#stop = () => iter.stop();
+    (async () => {
+      for await (const e of iter) {
+        this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
+      }
+    })().catch((e) =>
+      log.error("controller watch ended", { error: String(e) })
+    );
+    for await (const k of await this.kv.keys()) {
+      const e = await this.kv.get(k);
+      if (e?.operation === "PUT" && !this.all.has(k)) this.#apply(k, e.json());
+    }
+    await this.#beat();
+    this.#timer = setInterval(() => this.#beat(), this.heartbeatMs);
+  }
+
+  /** A controller is alive when it says so and has heartbeated recently. */
+  alive(id: string | undefined, now = this.clock.now()): boolean {
+    if (!id) return false;
+    if (id === this.#self.id) return true;
+    const p = this.all.get(id);
+    return p !== undefined && p.status === "online" &&
+      now - Date.parse(p.last_seen) < this.staleMs;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#stop?.();
+    this.#self = {
+      ...this.#self,
+      status: "offline",
+      last_seen: iso(this.clock.now()),
+    };
+    await this.kv.put(this.#self.id, encodeJson(this.#self)).catch(() => {});
+  }
+
+  async #beat(): Promise<void> {
+    this.#self = { ...this.#self, last_seen: iso(this.clock.now()) };
+    try {
+      await this.kv.put(this.#self.id, encodeJson(this.#self));
+      this.lastBeatOk = this.clock.now();
+    } catch (e) {
+      log.warn("controller heartbeat failed", { error: String(e) });
+    }
+  }
+
+  #apply(key: string, value: unknown): void {
+    if (value === undefined) {
+      this.all.delete(key);
+      return;
+    }
+    const parsed = ControllerRecord.safeParse(value);
+    if (parsed.success) this.all.set(key, parsed.data);
+  }
+}
