@@ -27,8 +27,17 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     }
     if (command.kind === "version") {
       if (inv.output === "json") {
-        printJson(io, { gridc: VERSION, deno: io.denoVersion });
-      } else io.stdout(`gridc ${VERSION} (deno ${io.denoVersion})\n`);
+        const nats = io.natsServerVersion;
+        printJson(io, {
+          gridc: VERSION,
+          deno: io.denoVersion,
+          ...(nats ? { nats_server: nats } : {}),
+        });
+      } else {
+        const nats = io.natsServerVersion;
+        const release = nats ? `, nats-server ${nats} in this release` : "";
+        io.stdout(`gridc ${VERSION} (deno ${io.denoVersion}${release})\n`);
+      }
       return EXIT.ok;
     }
     const base = apiBase(inv.api, io.env.GRID_API);

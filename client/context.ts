@@ -25,6 +25,8 @@ export interface Io {
   /** Which streams are terminals, and the terminal's width when known. */
   tty: { stdout: boolean; stderr: boolean; columns?: number | undefined };
   denoVersion: string;
+  /** nats-server version recorded in release.json beside the binary, if any. */
+  natsServerVersion?: string | undefined;
   /** How often `--wait` polls the job. Default 250ms. */
   pollMs?: number;
 }

@@ -2,6 +2,7 @@
  * gridc entry point: the only file that touches Deno.args, the environment,
  * the terminal and the exit status. Everything else lives in cli.ts.
  */
+import { dirname, join } from "node:path";
 import { runCli } from "./cli.ts";
 
 const encoder = new TextEncoder();
@@ -33,6 +34,17 @@ function columns(): number | undefined {
 
 const env = (name: string) => Deno.env.get(name);
 
+/** The nats-server version of this release (release.json beside gridc), if any. */
+function releaseNatsServer(): string | undefined {
+  try {
+    const file = join(dirname(Deno.execPath()), "release.json");
+    const v = JSON.parse(Deno.readTextFileSync(file)).nats_server;
+    return typeof v === "string" ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const code = await runCli(Deno.args, {
   stdout: writer(Deno.stdout),
   stderr: writer(Deno.stderr),
@@ -54,5 +66,6 @@ const code = await runCli(Deno.args, {
     columns: Deno.stdout.isTerminal() ? columns() : undefined,
   },
   denoVersion: Deno.version.deno,
+  natsServerVersion: releaseNatsServer(),
 });
 Deno.exit(code);

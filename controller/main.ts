@@ -33,12 +33,42 @@ Stop it with Ctrl-C or SIGTERM: running jobs resume when it starts again.`;
 
 const log = logger("grid");
 
+/** What the nats-server grid would run says of its version, or why it cannot. */
+function natsServerVersion(): string {
+  let bin: string;
+  try {
+    bin = findNatsServer();
+  } catch {
+    return "nats-server not found";
+  }
+  try {
+    const out = new Deno.Command(bin, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    })
+      .outputSync();
+    const v = new TextDecoder().decode(out.stdout).trim().replace(
+      /^nats-server:\s*/,
+      "",
+    );
+    return v
+      ? `nats-server ${v} at ${bin}`
+      : `nats-server at ${bin}: no version`;
+  } catch (e) {
+    return e instanceof Deno.errors.NotCapable
+      ? `nats-server at ${bin}: not allowed to run it`
+      : `nats-server at ${bin}: ${(e as Error).message}`;
+  }
+}
+
 async function main(): Promise<void> {
   setLogLevel(Deno.env.get("GRID_LOG"));
   const args = parseDaemonArgs(
     Deno.args,
     USAGE,
-    () => `grid ${VERSION} (deno ${Deno.version.deno})`,
+    () => `grid ${VERSION} (deno ${Deno.version.deno}, ${natsServerVersion()})`,
   );
   let config: ControllerConfig;
   try {

@@ -44,11 +44,17 @@ export function findNatsServer(configured?: string): string {
   const candidates = [join(dirname(Deno.execPath()), "nats-server")];
   const path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (const dir of path.split(":")) candidates.push(join(dir, "nats-server"));
-  for (const c of candidates) if (isFile(c)) return c;
+  // A binary this process may not run (outside the baked --allow-run list) is no candidate.
+  for (const c of candidates) if (isFile(c) && mayRun(c)) return c;
   throw new NatsServerError(
     "nats-server not found beside the grid executable or in " +
       `${path}; install it (apt-get install nats-server) or set nats.server.binary`,
   );
+}
+
+function mayRun(p: string): boolean {
+  return Deno.permissions.querySync({ name: "run", command: p }).state ===
+    "granted";
 }
 
 function isFile(p: string): boolean {

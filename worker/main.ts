@@ -1,6 +1,7 @@
 /**
  * gridw — the worker: registers this node and runs the tasks sent to it.
  */
+import { dirname, join } from "node:path";
 import { VERSION } from "../models/mod.ts";
 import { WorkerConfig } from "../models/config.ts";
 import { parseDaemonArgs, shutdownSignal } from "../lib/cli.ts";
@@ -25,12 +26,23 @@ and usable backends, and runs the tasks sent to it, one at a time.`;
 
 const log = logger("gridw");
 
+/** The nats-server version of this release (release.json beside gridw), if any. */
+function releaseNatsServer(): string {
+  try {
+    const file = join(dirname(Deno.execPath()), "release.json");
+    const v = JSON.parse(Deno.readTextFileSync(file)).nats_server;
+    return typeof v === "string" ? `, nats-server ${v} in this release` : "";
+  } catch {
+    return "";
+  }
+}
+
 async function main(): Promise<void> {
   setLogLevel(Deno.env.get("GRID_LOG"));
   const args = parseDaemonArgs(
     Deno.args,
     USAGE,
-    () => `gridw ${VERSION} (deno ${Deno.version.deno})`,
+    () => `gridw ${VERSION} (deno ${Deno.version.deno}${releaseNatsServer()})`,
     ["self-check", "json"],
   );
   let config: WorkerConfig;
