@@ -5,7 +5,7 @@
  * option (think `-oAPT::Update::Pre-Invoke::=…`).
  */
 import { z } from "zod";
-import { describeExit, execOutput, lastLine } from "./output.ts";
+import { execOutput, failedRun } from "./output.ts";
 import { text } from "./params.ts";
 import {
   type ActionContext,
@@ -130,9 +130,8 @@ async function aptGet(
       output,
     );
   }
-  const why = lastLine(r);
   throw new ActionError(
-    `apt-get ${verb} failed (${describeExit(r)})${why ? `: ${why}` : ""}`,
+    failedRun(`apt-get ${verb}`, r),
     !PERMANENT_RE.test(seen),
     output,
   );

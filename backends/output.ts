@@ -64,3 +64,9 @@ export function lastLine(r: Pick<ExecResult, "stdout" | "stderr">): string {
   }
   return "";
 }
+
+/** "WHAT failed (exit code N): last line of output", the one way a failed run is described. */
+export function failedRun(what: string, r: ExecResult): string {
+  const why = lastLine(r);
+  return `${what} failed (${describeExit(r)})${why ? `: ${why}` : ""}`;
+}

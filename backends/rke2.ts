@@ -15,7 +15,7 @@
  * instead of fetching them.
  */
 import { z } from "zod";
-import { describeExit, execOutput, lastLine } from "./output.ts";
+import { execOutput, failedRun } from "./output.ts";
 import { text } from "./params.ts";
 import { systemctl, unitStatus } from "./systemd.ts";
 import {
@@ -112,11 +112,8 @@ async function install(
   }, ctx.signal);
   const output = execOutput(r);
   if (r.code !== 0) {
-    const why = lastLine(r);
     throw new ActionError(
-      `rke2 installer ${real} failed (${describeExit(r)})${
-        why ? `: ${why}` : ""
-      }`,
+      failedRun(`rke2 installer ${real}`, r),
       true,
       output,
     );

@@ -8,7 +8,7 @@
  * exact unit acted on.
  */
 import { z } from "zod";
-import { describeExit, execOutput, lastLine } from "./output.ts";
+import { execOutput, failedRun, lastLine } from "./output.ts";
 import { text } from "./params.ts";
 import {
   type ActionContext,
@@ -75,12 +75,9 @@ export async function systemctl(
   const r = await ctx.exec({ argv: [bin, verb, "--", unit] }, ctx.signal);
   const output = execOutput(r);
   if (r.code === 0) return { output: output || `${verb} ${unit}: done` };
-  const why = lastLine(r);
   throw new ActionError(
-    `systemctl ${verb} ${unit} failed (${describeExit(r)})${
-      why ? `: ${why}` : ""
-    }`,
-    r.code !== NO_SUCH_UNIT && !PERMANENT_RE.test(why),
+    failedRun(`systemctl ${verb} ${unit}`, r),
+    r.code !== NO_SUCH_UNIT && !PERMANENT_RE.test(lastLine(r)),
     output,
   );
 }
@@ -101,11 +98,8 @@ export async function unitStatus(
     argv: [bin, "show", `--property=${STATUS_PROPS.join(",")}`, "--", unit],
   }, ctx.signal);
   if (r.code !== 0) {
-    const why = lastLine(r);
     throw new ActionError(
-      `systemctl show ${unit} failed (${describeExit(r)})${
-        why ? `: ${why}` : ""
-      }`,
+      failedRun(`systemctl show ${unit}`, r),
       true,
       execOutput(r),
     );
