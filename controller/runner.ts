@@ -117,6 +117,7 @@ export class Runner {
   #waiters = new Map<string, (() => void)[]>();
   #lastId = { ms: 0, n: 0 };
   #pumping = false;
+  #takingOver = false;
   #pumpAgain = false;
   #stopping = false;
   /** Until then, node records may be stale from before a restart: no node is judged lost. */
@@ -378,7 +379,14 @@ export class Runner {
         opt_start_seq: from,
       });
       const msgs = await c.consume();
+      // A consumer that goes quiet before `last` (placed on a lost or lagging
+      // peer) would hang the adoption: give up and let the next round retry.
+      let reached = 0;
+      let quiet = setTimeout(() => msgs.stop(), 5000);
       for await (const m of msgs) {
+        clearTimeout(quiet);
+        quiet = setTimeout(() => msgs.stop(), 5000);
+        reached = m.seq;
         const a = this.#active.get(m.subject.split(".")[2]!);
         if (a?.buffer && m.seq > a.lastSeq) {
           const ev = JobEvent.safeParse(m.json());
@@ -389,7 +397,11 @@ export class Runner {
         }
         if (m.seq >= last) break;
       }
+      clearTimeout(quiet);
       msgs.stop();
+      if (reached < last) {
+        throw new Error(`replay stalled at ${reached} of ${last}`);
+      }
     }
     for (const a of adopting) {
       const buffered = (a.buffer ?? []).filter(([, seq]) => seq > a.lastSeq);
@@ -421,7 +433,8 @@ export class Runner {
    * failed, e.g. while the JetStream cluster was electing a leader).
    */
   async #takeOver(): Promise<void> {
-    if (this.#stopping) return;
+    if (this.#stopping || this.#takingOver) return;
+    this.#takingOver = true;
     const { store, peers, clock } = this.#deps;
     const adopt: Stored[] = [];
     try {
@@ -455,6 +468,8 @@ export class Runner {
         if (this.#active.get(s.rec.id)?.buffer) this.#active.delete(s.rec.id);
       }
       log.warn("adopting jobs failed; will retry", { error: String(e) });
+    } finally {
+      this.#takingOver = false;
     }
   }
 
