@@ -110,6 +110,8 @@ export const WorkerConfig = z.object({
       "must not list a group twice",
     ),
     heartbeat_interval: durationMs("5s"),
+    /** Commands sent while the worker was away are run on return if younger than this. */
+    catchup_window: durationMs("10m"),
     /** On SIGTERM, how long the running task may go on before it is aborted. */
     drain_timeout: durationMs("30s"),
     /** Directories an rke2 `installer` param may point into. */

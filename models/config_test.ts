@@ -117,6 +117,7 @@ Deno.test("WorkerConfig: defaults around a required node name", () => {
     worker: {
       groups: [],
       heartbeat_interval: 5000,
+      catchup_window: 600_000,
       drain_timeout: 30_000,
       rke2_installer_dirs: ["/opt/grid/rke2"],
       binaries: {

@@ -53,6 +53,8 @@ export interface AgentOptions {
   hostname: string;
   groups: string[];
   heartbeatMs: number;
+  /** Commands older than this are not run when read back from the stream. */
+  catchUpWindowMs: number;
   backends: Map<string, BackendDef>;
   exec: Exec;
 }
@@ -123,7 +125,6 @@ export class Agent {
     });
   }
 
-  /** Stops taking commands, aborts the running task, and marks the node offline. */
   /**
    * Drains: takes no new command, lets the running task finish for up to
    * `graceMs` (then aborts it), reports queued tasks as not run, and marks
@@ -258,6 +259,17 @@ export class Agent {
     }
     if (this.#ledger.has(key)) return;
     this.#ledger.add(key);
+    // Read back from the stream after a long absence, a command is history:
+    // its job has long been told this node was lost.
+    if (
+      !live && Date.now() - Date.parse(cmd.issued_at) > this.#o.catchUpWindowMs
+    ) {
+      log.info("skipping a command older than the catch-up window", {
+        job: cmd.job,
+        step: cmd.step,
+      });
+      return;
+    }
     // A command read back from the stream may already have an outcome
     // (reported before a restart, or decided by the controller): skip it.
     if (!live && await this.#hasOutcome(cmd)) return;

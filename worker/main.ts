@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     hostname: Deno.hostname(),
     groups: config.worker.groups,
     heartbeatMs: config.worker.heartbeat_interval,
+    catchUpWindowMs: config.worker.catchup_window,
     backends,
     // kill(1) signals a task's whole process group; Deno.kill would need unrestricted --allow-run.
     exec: createExec({ killPath: "/usr/bin/kill" }),
