@@ -5,7 +5,13 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { describeIssues, JobSpec, JobStatus } from "../models/job.ts";
+import {
+  describeIssues,
+  type JobRecord,
+  JobSpec,
+  JobStatus,
+} from "../models/job.ts";
+import type { JobState } from "./scheduler.ts";
 import type { StatusView } from "../models/node.ts";
 import type { ControllerView } from "../models/controller.ts";
 import { VERSION } from "../models/mod.ts";
@@ -33,6 +39,14 @@ export interface ApiDeps {
   clock: Clock;
   controllerId: string;
   maxBody: number;
+}
+
+/** A running job's step as its log says now (the record's is written at most once a second). */
+function withCurrentStep(rec: JobRecord, state: JobState): JobRecord {
+  const step = state.status === "running"
+    ? state.phases[state.phase]?.first
+    : undefined;
+  return step === undefined || step === rec.step ? rec : { ...rec, step };
 }
 
 export function createApi(deps: ApiDeps): Hono {
@@ -76,9 +90,10 @@ export function createApi(deps: ApiDeps): Hono {
   );
 
   app.get("/job/:id", async (c) => {
-    const rec = runner.record(c.req.param("id"));
-    if (!rec) throw notFound(`job "${c.req.param("id")}" not found`);
-    const state = await runner.results(rec);
+    const stored = runner.record(c.req.param("id"));
+    if (!stored) throw notFound(`job "${c.req.param("id")}" not found`);
+    const state = await runner.results(stored);
+    const rec = withCurrentStep(stored, state);
     if (!hasDroppedOutput(state.results)) {
       return c.json(jobView(rec, resultsView(state.results)));
     }
@@ -103,7 +118,9 @@ export function createApi(deps: ApiDeps): Hono {
   app.post("/job/:id/cancel", async (c) => {
     const rec = await runner.cancel(c.req.param("id"));
     const state = await runner.results(rec);
-    return c.json(jobView(rec, resultsView(state.results)));
+    return c.json(
+      jobView(withCurrentStep(rec, state), resultsView(state.results)),
+    );
   });
 
   app.get("/jobs", (c) => {

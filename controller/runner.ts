@@ -100,6 +100,8 @@ interface Active {
   sent: Map<string, Sent>;
   timeoutAt?: number;
   timeoutSent?: boolean;
+  /** A coalesced record write is due. */
+  saveTimer?: ReturnType<typeof setTimeout>;
 }
 
 export class Runner {
@@ -161,6 +163,7 @@ export class Runner {
     this.#stopConsumer?.();
     for (const a of this.#active.values()) {
       for (const s of a.sent.values()) clearTimeout(s.retryTimer);
+      clearTimeout(a.saveTimer);
     }
     await Promise.allSettled(this.#saves.values());
     if (!release) return;
@@ -499,6 +502,7 @@ export class Runner {
       owner: owner ?? "(none)",
     });
     for (const node of [...a.sent.keys()]) this.#clearSent(a, node);
+    clearTimeout(a.saveTimer);
     this.#active.delete(a.record.id);
   }
 
@@ -593,10 +597,13 @@ export class Runner {
           this.#abort(a, e);
           break;
         case "step":
+          // The record's step is for listings; views take it from the log.
+          // Writing it once a second at most keeps a record write (and a
+          // copy of the job's tasks) off every step of a long job.
           if (a.record.step !== e.step) {
             a.record.step = e.step;
             a.record.updated_at = iso(this.#deps.clock.now());
-            this.#save(a);
+            this.#saveSoon(a);
           }
           break;
         case "finish":
@@ -730,6 +737,7 @@ export class Runner {
     });
     if (error) a.record.error = error;
     for (const node of [...a.sent.keys()]) this.#clearSent(a, node);
+    clearTimeout(a.saveTimer);
     this.#active.delete(a.record.id);
     this.#save(a);
     log.info("job finished", {
@@ -800,6 +808,14 @@ export class Runner {
   }
 
   // ---- records ----
+
+  #saveSoon(a: Active): void {
+    if (a.saveTimer !== undefined) return;
+    a.saveTimer = setTimeout(() => {
+      a.saveTimer = undefined;
+      if (this.#active.get(a.record.id) === a) this.#save(a);
+    }, 1000);
+  }
 
   /** Writes a job's record; writes to one job are chained so each builds on the last revision. */
   #save(a: Active): Promise<unknown> {
