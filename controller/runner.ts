@@ -368,7 +368,10 @@ export class Runner {
   async #adopt(jobs: Stored[]): Promise<void> {
     if (jobs.length === 0) return;
     const adopting: Active[] = jobs.map((s) => {
-      const { state } = startJob(initFor(s.rec, false));
+      const { state } = startJob({
+        ...initFor(s.rec, false),
+        keepResults: false,
+      });
       const a = this.#activate(s, state);
       a.buffer = [];
       return a;
@@ -563,7 +566,10 @@ export class Runner {
   }
 
   #begin(s: Stored): void {
-    const { state, effects } = startJob(initFor(s.rec, false));
+    const { state, effects } = startJob({
+      ...initFor(s.rec, false),
+      keepResults: false,
+    });
     this.#handle(this.#activate(s, state), effects);
   }
 

@@ -61,6 +61,8 @@ export interface JobState {
   results: Map<number, Map<string, Outcome>>;
   /** Keep task output in outcomes (API views) or drop it (the runner). */
   keepOutput: boolean;
+  /** Record outcomes at all: views do; the runner, which only needs progress, does not. */
+  keepResults: boolean;
   /** Output bytes still allowed in memory; past it outputs are dropped and flagged. */
   outputBudget: number;
 }
@@ -94,6 +96,7 @@ export interface JobInit {
   phases: PlanPhase[];
   nodes: readonly string[];
   keepOutput?: boolean;
+  keepResults?: boolean;
   outputBudget?: number;
 }
 
@@ -120,6 +123,7 @@ export function startJob(
     status: "running",
     results: new Map(),
     keepOutput: init.keepOutput ?? false,
+    keepResults: init.keepResults ?? true,
     outputBudget: init.outputBudget ?? Infinity,
   };
   const effects: Effect[] = [];
@@ -390,6 +394,7 @@ function finish(
 }
 
 function record(s: JobState, step: number, node: string, o: Outcome): void {
+  if (!s.keepResults) return;
   let m = s.results.get(step);
   if (!m) s.results.set(step, m = new Map());
   m.set(node, o);
