@@ -643,6 +643,13 @@ export class Runner {
 
   #send(a: Active, node: string, s: Sent): void {
     const now = this.#deps.clock.now();
+    if (!this.#holdsLease(now)) {
+      // Peers may already count us gone and be taking our jobs: send
+      // nothing until our own heartbeat gets through; the sweep retries.
+      s.seq = -1;
+      s.sentAt = now;
+      return;
+    }
     if (now >= this.#graceUntil && !this.#deps.registry.isOnline(node, now)) {
       s.settled = true;
       this.#decide(a, node, s, "node is offline", false);
@@ -755,6 +762,15 @@ export class Runner {
 
   // ---- the clock ----
 
+  /**
+   * Our claim on our jobs holds while our heartbeat reaches the store well
+   * inside the time after which peers take our jobs over.
+   */
+  #holdsLease(now: number): boolean {
+    const { peers } = this.#deps;
+    return now - peers.lastBeatOk < peers.staleMs / 2;
+  }
+
   #sweep(): void {
     const now = this.#deps.clock.now();
     const { registry, config } = this.#deps;
@@ -770,6 +786,8 @@ export class Runner {
         now + config.offlineAfterMs,
       );
     }
+    // Without our lease, a peer may be deciding for these jobs already.
+    if (!this.#holdsLease(now)) return;
     for (const a of this.#active.values()) {
       if (a.timeoutAt !== undefined && now >= a.timeoutAt && !a.timeoutSent) {
         a.timeoutSent = true;
