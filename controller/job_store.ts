@@ -33,6 +33,8 @@ export class JobStore {
   /** Pending ids: few (at most max_pending), so the oldest is found by a scan. */
   #pending = new Set<string>();
   #stop?: () => void;
+  /** Records this controller is writing, as sent. */
+  #writing = new Map<string, { bytes: Uint8Array; rec: JobRecord }>();
 
   constructor(kv: KV) {
     this.#kv = kv;
@@ -45,6 +47,14 @@ export class JobStore {
     (async () => {
       for await (const e of iter) {
         if (e.operation !== "PUT") continue;
+        // Our own writes come back here, often before the write's ack:
+        // what we wrote needs no parsing or validating.
+        if ((this.#items.get(e.key)?.rev ?? 0) >= e.revision) continue;
+        const mine = this.#writing.get(e.key);
+        if (mine && sameBytes(mine.bytes, e.value)) {
+          this.#apply(e.key, mine.rec, e.revision, true);
+          continue;
+        }
         this.#apply(e.key, e.json(), e.revision);
       }
     })().catch((e) => log.error("job watch ended", { error: String(e) }));
@@ -100,15 +110,25 @@ export class JobStore {
   }
 
   async create(rec: JobRecord): Promise<Stored> {
-    const rev = await this.#kv.create(rec.id, encodeJson(rec));
-    return this.#apply(rec.id, rec, rev);
+    const bytes = encodeJson(rec);
+    this.#writing.set(rec.id, { bytes, rec });
+    try {
+      const rev = await this.#kv.create(rec.id, bytes);
+      return this.#apply(rec.id, rec, rev, true);
+    } finally {
+      if (this.#writing.get(rec.id)?.bytes === bytes) {
+        this.#writing.delete(rec.id);
+      }
+    }
   }
 
   /** Writes `rec` if the stored revision is still `rev`; else StaleRecordError. */
   async update(rec: JobRecord, rev: number): Promise<Stored> {
     let next: number;
+    const bytes = encodeJson(rec);
+    this.#writing.set(rec.id, { bytes, rec });
     try {
-      next = await this.#kv.update(rec.id, encodeJson(rec), rev);
+      next = await this.#kv.update(rec.id, bytes, rev);
     } catch (e) {
       // Refresh our copy so the caller decides on what is really stored.
       const cur = await this.#kv.get(rec.id).catch(() => null);
@@ -119,19 +139,29 @@ export class JobStore {
         throw new StaleRecordError(rec.id);
       }
       throw e;
+    } finally {
+      if (this.#writing.get(rec.id)?.bytes === bytes) {
+        this.#writing.delete(rec.id);
+      }
     }
-    return this.#apply(rec.id, rec, next);
+    return this.#apply(rec.id, rec, next, true);
   }
 
-  #apply(id: string, value: unknown, rev: number): Stored {
+  /** `trusted`: a record this controller built and wrote, not read back. */
+  #apply(id: string, value: unknown, rev: number, trusted = false): Stored {
     const have = this.#items.get(id);
     if (have && have.rev >= rev) return have;
-    const parsed = JobRecord.safeParse(value);
-    if (!parsed.success) {
-      log.warn("ignoring a malformed job record", { id });
-      return have ?? { rec: value as JobRecord, rev };
+    let rec: JobRecord;
+    if (trusted) rec = { ...(value as JobRecord) };
+    else {
+      const parsed = JobRecord.safeParse(value);
+      if (!parsed.success) {
+        log.warn("ignoring a malformed job record", { id });
+        return have ?? { rec: value as JobRecord, rev };
+      }
+      rec = parsed.data;
     }
-    const s = { rec: parsed.data, rev };
+    const s = { rec, rev };
     if (!have) this.#insertOrdered(id);
     else {this.#counts.set(
         have.rec.status,
@@ -160,4 +190,10 @@ export class JobStore {
     }
     o.splice(lo, 0, id);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -40,6 +40,7 @@ import { encodeJson } from "../lib/nats.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { conflict, invalid, notFound, queueFull } from "./errors.ts";
 import { foldJob, initFor } from "./job_log.ts";
+import { AckedPublisher } from "../lib/acked.ts";
 import { type JobStore, StaleRecordError, type Stored } from "./job_store.ts";
 import type { Peers } from "./peers.ts";
 import type { Registry } from "./registry.ts";
@@ -107,6 +108,10 @@ interface Active {
 export class Runner {
   #deps: RunnerDeps;
   #js: JetStreamClient;
+  /** Commands: acks on one inbox, not one request each. */
+  #pub: AckedPublisher;
+  /** The last command encoded: every node of a step gets the same bytes. */
+  #cmd?: { key: string; at: number; body: Uint8Array };
   #jsm!: JetStreamManager;
   #active = new Map<string, Active>();
   #lastSeen = 0;
@@ -128,6 +133,7 @@ export class Runner {
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
     this.#js = jetstreamClient(deps.nc);
+    this.#pub = new AckedPublisher(deps.nc);
   }
 
   get config(): RunnerConfig {
@@ -159,6 +165,7 @@ export class Runner {
     this.#stopping = true;
     clearInterval(this.#tick);
     clearInterval(this.#peerTick);
+    this.#pub.stop();
     clearInterval(this.#watchdog);
     this.#stopConsumer?.();
     for (const a of this.#active.values()) {
@@ -656,33 +663,46 @@ export class Runner {
       return;
     }
     const timeoutMs = s.leaf.timeoutMs ?? this.#deps.config.taskTimeoutMs;
-    const cmd: RunCommand = {
-      type: "run",
-      job: a.record.id,
-      step: s.step,
-      attempt: s.attempt,
-      backend: s.leaf.backend,
-      action: s.leaf.action,
-      params: s.leaf.params,
-      timeout_ms: timeoutMs,
-      issued_at: iso(now),
-    };
+    // Every node of a step gets the same command: build and encode it once
+    // per batch (same job, step, attempt and timeout, within a second).
+    const ck = `${a.record.id}.${s.step}.${s.attempt}.${timeoutMs}`;
+    let body = this.#cmd?.key === ck && now - this.#cmd.at < 1000
+      ? this.#cmd.body
+      : undefined;
+    if (!body) {
+      const cmd: RunCommand = {
+        type: "run",
+        job: a.record.id,
+        step: s.step,
+        attempt: s.attempt,
+        backend: s.leaf.backend,
+        action: s.leaf.action,
+        params: s.leaf.params,
+        timeout_ms: timeoutMs,
+        issued_at: iso(now),
+      };
+      body = encodeJson(cmd);
+      this.#cmd = { key: ck, at: now, body };
+    }
     s.sentAt = now;
     s.sends++;
     const key = `${a.record.id}.${s.step}.${node}.${s.attempt}`;
-    this.#js.publish(subjects.command(node), encodeJson(cmd), {
+    this.#pub.publish(
+      subjects.command(node),
+      body,
       // The first send is de-duplicated by the stream across a controller
       // restart; a deliberate re-send needs a fresh id to get through.
-      msgID: s.sends === 1 ? key : `${key}.r${s.sends}`,
-    }).then((ack) => {
-      s.seq = ack.seq;
-    }, (err) => {
-      s.seq = -1;
-      log.warn("publishing a command failed; will retry", {
-        node,
-        error: String(err),
-      });
-    });
+      s.sends === 1 ? key : `${key}.r${s.sends}`,
+      (seq, err) => {
+        s.seq = seq;
+        if (err) {
+          log.warn("publishing a command failed; will retry", {
+            node,
+            error: err,
+          });
+        }
+      },
+    );
   }
 
   #abort(a: Active, e: Extract<Effect, { kind: "abort" }>): void {
@@ -844,7 +864,9 @@ export class Runner {
   /** Writes a job's record; writes to one job are chained so each builds on the last revision. */
   #save(a: Active): Promise<unknown> {
     const id = a.record.id;
-    const snapshot = structuredClone(a.record);
+    // Only top-level fields of a running job's record change (its lists are
+    // replaced, never edited), so a shallow copy is a snapshot.
+    const snapshot = { ...a.record };
     const prev = this.#saves.get(id) ?? Promise.resolve();
     const next = prev.then(async () => {
       try {

@@ -52,6 +52,8 @@ export interface JobState {
   phases: PlanPhase[];
   nodes: string[];
   progress: Map<string, NodeProgress>;
+  /** Nodes done with the current phase, so the barrier check is O(1). */
+  doneCount: number;
   phase: number;
   anyFailed: boolean;
   firstFailure?: string;
@@ -117,6 +119,7 @@ export function startJob(
       retryAt: 0,
       done: false,
     }])),
+    doneCount: 0,
     phase: 0,
     anyFailed: false,
     timedOut: false,
@@ -288,6 +291,7 @@ function markFailed(s: JobState, p: NodeProgress, summary: string): void {
 function enterPhase(s: JobState, effects: Effect[]): void {
   while (s.phase < s.phases.length) {
     effects.push({ kind: "step", step: s.phases[s.phase]!.first });
+    s.doneCount = 0;
     for (const node of s.nodes) {
       const p = s.progress.get(node)!;
       p.sub = 0;
@@ -308,8 +312,7 @@ function maybeNextPhase(s: JobState, effects: Effect[]): void {
 }
 
 function allDone(s: JobState): boolean {
-  for (const p of s.progress.values()) if (!p.done) return false;
-  return true;
+  return s.doneCount === s.nodes.length;
 }
 
 /** Moves a node to its next leaf that should run, recording skips on the way. */
@@ -336,6 +339,7 @@ function advanceNode(
     });
     p.sub++;
   }
+  if (!p.done) s.doneCount++;
   p.done = true;
 }
 

@@ -44,6 +44,7 @@ import type { ActionContext, BackendDef, Exec } from "../backends/types.ts";
 import { runAction } from "../backends/run.ts";
 import { describeBackends } from "../backends/mod.ts";
 import { Ledger } from "./ledger.ts";
+import { AckedPublisher } from "../lib/acked.ts";
 
 const log = logger("gridw");
 
@@ -68,6 +69,8 @@ interface Running {
 export class Agent {
   #o: AgentOptions;
   #js: JetStreamClient;
+  /** Results: acks on one inbox, not one request each. */
+  #pub: AckedPublisher;
   #jsm!: JetStreamManager;
   #kv!: KV;
   #lastSeq = 0;
@@ -85,6 +88,7 @@ export class Agent {
   constructor(o: AgentOptions) {
     this.#o = o;
     this.#js = jetstreamClient(o.nc);
+    this.#pub = new AckedPublisher(o.nc);
   }
 
   async start(): Promise<void> {
@@ -368,7 +372,7 @@ export class Agent {
     const msgID = `${ev.job}.${ev.step}.${ev.node}.${ev.attempt}.w`;
     for (let delay = 250;; delay = Math.min(delay * 2, 5000)) {
       try {
-        await this.#js.publish(subject, encodeJson(ev), { msgID });
+        await this.#pub.send(subject, encodeJson(ev), msgID);
         return;
       } catch (e) {
         if (this.#o.nc.isClosed()) return;
