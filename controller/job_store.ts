@@ -3,7 +3,8 @@
  * by a watch, with compare-and-set writes. Several controllers share the
  * bucket; the revision a write was based on decides who wins.
  */
-import { type KV, KvWatchInclude } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { followBucket } from "../lib/kv_follow.ts";
 import { JobRecord } from "../models/job.ts";
 import { logger } from "../lib/log.ts";
 import { encodeJson } from "../lib/nats.ts";
@@ -42,28 +43,19 @@ export class JobStore {
 
   /** Reads every record, then follows changes. */
   async start(): Promise<void> {
-    const iter = await this.#kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.#stop = () => iter.stop();
-    (async () => {
-      for await (const e of iter) {
-        if (e.operation !== "PUT") continue;
-        // Our own writes come back here, often before the write's ack:
-        // what we wrote needs no parsing or validating.
-        if ((this.#items.get(e.key)?.rev ?? 0) >= e.revision) continue;
-        const mine = this.#writing.get(e.key);
-        if (mine && sameBytes(mine.bytes, e.value)) {
-          this.#apply(e.key, mine.rec, e.revision, true);
-          continue;
-        }
-        this.#apply(e.key, e.json(), e.revision);
+    const f = await followBucket(this.#kv, "job records", (e) => {
+      if (e.operation !== "PUT") return;
+      // Our own writes come back here, often before the write's ack:
+      // what we wrote needs no parsing or validating.
+      if ((this.#items.get(e.key)?.rev ?? 0) >= e.revision) return;
+      const mine = this.#writing.get(e.key);
+      if (mine && sameBytes(mine.bytes, e.value)) {
+        this.#apply(e.key, mine.rec, e.revision, true);
+        return;
       }
-    })().catch((e) => log.error("job watch ended", { error: String(e) }));
-    const keys: string[] = [];
-    for await (const k of await this.#kv.keys()) keys.push(k);
-    await Promise.all(keys.map(async (k) => {
-      const e = await this.#kv.get(k);
-      if (e?.operation === "PUT") this.#apply(k, e.json(), e.revision);
-    }));
+      this.#apply(e.key, e.json(), e.revision);
+    });
+    this.#stop = () => f.stop();
   }
 
   stop(): void {

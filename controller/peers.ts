@@ -2,7 +2,8 @@
  * Controllers announce themselves in KV `grid_controllers`; each watches
  * the others, so a dead owner's running jobs can be taken over.
  */
-import { type KV, KvWatchInclude } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { followBucket } from "../lib/kv_follow.ts";
 import { ControllerRecord } from "../models/controller.ts";
 import { logger } from "../lib/log.ts";
 import { encodeJson } from "../lib/nats.ts";
@@ -13,6 +14,7 @@ const log = logger("peers");
 
 export class Peers {
   readonly all = new Map<string, ControllerRecord>();
+  #revs = new Map<string, number>();
   #self: ControllerRecord;
   #timer?: ReturnType<typeof setInterval>;
   /** When our own heartbeat last reached the store: proof JetStream is up. */
@@ -35,19 +37,13 @@ export class Peers {
   }
 
   async start(): Promise<void> {
-    const iter = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.#stop = () => iter.stop();
-    (async () => {
-      for await (const e of iter) {
-        this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
-      }
-    })().catch((e) =>
-      log.error("controller watch ended", { error: String(e) })
-    );
-    for await (const k of await this.kv.keys()) {
-      const e = await this.kv.get(k);
-      if (e?.operation === "PUT" && !this.all.has(k)) this.#apply(k, e.json());
-    }
+    const f = await followBucket(this.kv, "controllers", (e) => {
+      const have = this.#revs.get(e.key) ?? 0;
+      if (e.revision <= have) return;
+      this.#revs.set(e.key, e.revision);
+      this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
+    });
+    this.#stop = () => f.stop();
     await this.#beat();
     this.#timer = setInterval(() => this.#beat(), this.heartbeatMs);
   }

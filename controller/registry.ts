@@ -2,7 +2,8 @@
  * The controller's view of the fleet, kept current by watching the nodes
  * bucket that workers heartbeat into.
  */
-import { type KV, KvWatchInclude } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { followBucket } from "../lib/kv_follow.ts";
 import { NodeRecord } from "../models/node.ts";
 import { logger } from "../lib/log.ts";
 import { isOnline } from "./targets.ts";
@@ -11,6 +12,7 @@ const log = logger("registry");
 
 export class Registry {
   readonly nodes = new Map<string, NodeRecord>();
+  #revs = new Map<string, number>();
   /** When a heartbeat from any node last arrived. */
   lastUpdate = Date.now();
   #ready: Promise<void>;
@@ -35,21 +37,13 @@ export class Registry {
   }
 
   async #watch(kv: KV): Promise<void> {
-    // Watch updates first, then read the snapshot, so nothing falls between.
-    const iter = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.#stop = () => iter.stop();
-    (async () => {
-      for await (const e of iter) {
-        this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
-      }
-    })().catch((e) => log.error("node watch ended", { error: String(e) }));
-    const keys = await kv.keys();
-    for await (const key of keys) {
-      const e = await kv.get(key);
-      if (e && e.operation === "PUT" && !this.nodes.has(key)) {
-        this.#apply(key, e.json());
-      }
-    }
+    const f = await followBucket(kv, "nodes", (e) => {
+      const have = this.#revs.get(e.key) ?? 0;
+      if (e.revision <= have) return;
+      this.#revs.set(e.key, e.revision);
+      this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
+    });
+    this.#stop = () => f.stop();
   }
 
   #apply(key: string, value: unknown): void {
