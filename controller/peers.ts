@@ -15,6 +15,8 @@ const log = logger("peers");
 export class Peers {
   readonly all = new Map<string, ControllerRecord>();
   #revs = new Map<string, number>();
+  /** When our own heartbeat last came back through the watch. */
+  #echoAt = 0;
   #self: ControllerRecord;
   #timer?: ReturnType<typeof setInterval>;
   /** When our own heartbeat last reached the store: proof JetStream is up. */
@@ -48,10 +50,15 @@ export class Peers {
     this.#timer = setInterval(() => this.#beat(), this.heartbeatMs);
   }
 
-  /** A controller is alive when it says so and has heartbeated recently. */
+  /**
+   * A controller is alive when it says so and has heartbeated recently. If
+   * our own heartbeats are not coming back to us, our view is stale (the
+   * watch is stuck), and nobody is judged dead on it.
+   */
   alive(id: string | undefined, now = this.clock.now()): boolean {
     if (!id) return false;
     if (id === this.#self.id) return true;
+    if (now - this.#echoAt > this.staleMs / 2) return true;
     const p = this.all.get(id);
     return p !== undefined && p.status === "online" &&
       now - Date.parse(p.last_seen) < this.staleMs;
@@ -79,6 +86,9 @@ export class Peers {
   }
 
   #apply(key: string, value: unknown): void {
+    if (key === this.#self.id && value !== undefined) {
+      this.#echoAt = this.clock.now();
+    }
     if (value === undefined) {
       this.all.delete(key);
       return;

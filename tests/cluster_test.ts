@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import {
   freePort,
   type Json,
@@ -13,6 +15,29 @@ import {
   Proc,
   waitFor,
 } from "./harness.ts";
+
+/** Waits until every stream has all its replicas caught up: losing a server is survivable only then. */
+async function waitReplicasCurrent(url: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await waitFor(
+      "every stream's replicas to be current",
+      async () => {
+        for await (const si of jsm.streams.list()) {
+          const replicas = si.cluster?.replicas ?? [];
+          if (!si.cluster?.leader || replicas.length < 2) return false;
+          if (!replicas.every((r) => r.current && !r.offline)) return false;
+        }
+        return true;
+      },
+      60_000,
+      250,
+    );
+  } finally {
+    await nc.close();
+  }
+}
 
 interface Member {
   name: string;
@@ -201,6 +226,7 @@ Deno.test({
       set.startWorker(id, [...urls.slice(i), ...urls.slice(0, i)])
     );
     await set.waitOnline(set.members[0]!, ids);
+    await waitReplicasCurrent(urls[0]!);
 
     const job = {
       tasks: [
@@ -215,10 +241,13 @@ Deno.test({
       const submitted = await set.post(entry, "/job", job);
       assert.equal(submitted.status, 202, JSON.stringify(submitted.json));
       const id = submitted.json.id;
-      const running = await waitFor("step 1 to run", async () => {
-        const j = await set.get(entry, `/job/${id}`);
-        return j.status === "running" && j.step === 1 ? j : undefined;
+      await waitFor("step 1 to run on every worker", async () => {
+        const { nodes } = await set.get(entry, "/nodes");
+        return nodes.filter((n: Json) =>
+          n.running?.job === id && n.running.step === 1
+        ).length === 3;
       });
+      const running = await set.get(entry, `/job/${id}`);
       const owner = set.member(running.owner);
       const lostAt = Date.now();
       if (how === "SIGKILL") await set.crash(owner);
@@ -248,6 +277,7 @@ Deno.test({
     const left = await runAndLose("SIGTERM");
     set.start(left);
     await set.ready(left);
+    await waitReplicasCurrent(`nats://127.0.0.1:${left.nats}`);
 
     // SIGKILL of the owner and its nats-server: a peer finishes the job.
     await runAndLose("SIGKILL");
