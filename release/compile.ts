@@ -40,6 +40,8 @@ export interface Program {
   /** Name of the permission set in deno.json. */
   permissionSet: string;
   permissions: PermissionSet;
+  /** V8 tuning from the dev task (`--v8-flags=...`), compiled in. */
+  v8Flags?: string[];
 }
 
 export class BuildError extends Error {
@@ -74,9 +76,11 @@ export function programsFrom(config: DenoJson): Program[] {
       }
       let permissionSet: string | undefined;
       let entry: string | undefined;
+      const v8Flags: string[] = [];
       for (const w of words.slice(2)) {
         const m = /^(?:-P|--permission-set)=(.+)$/.exec(w);
         if (m) permissionSet = m[1];
+        else if (w.startsWith("--v8-flags=")) v8Flags.push(w);
         else if (/^-(A|-allow-|-deny-|-ignore-|[RWNEIS])/.test(w)) {
           throw new BuildError(
             `deno.json: task "${task}" grants "${w}" beside its permission set; ` +
@@ -97,7 +101,7 @@ export function programsFrom(config: DenoJson): Program[] {
           `deno.json: task "${task}" uses permission set "${permissionSet}", which permissions does not define`,
         );
       }
-      return { name, task, entry, permissionSet, permissions };
+      return { name, task, entry, permissionSet, permissions, v8Flags };
     },
   );
 }
@@ -112,6 +116,8 @@ export function compileArgs(
     "--frozen",
     "--exclude-unused-npm",
     `-P=${p.permissionSet}`,
+    // The binary runs with the engine tuning its dev task uses.
+    ...(p.v8Flags ?? []),
     // A missing permission is an error in a shipped binary, never a question.
     "--no-prompt",
     "--target",
