@@ -811,6 +811,7 @@ export function renderMarkdown(R: BenchResults): string {
       `- The raw baseline sends one broadcast per step; GRID sends one command per node (by id, so a node that joined late or`,
       `  dropped out gets nothing) and parses, validates and folds every result. The ratio is the price of that.`,
       `- A benchmark is not a test: CI should run \`deno task bench:smoke\` to keep it working, and assert no timing.`,
+      `- What was changed in the engine to meet the targets, with before/after ratios: docs/PERF-CHANGES.md.`,
     ].join("\n"),
   );
   s.push("");
