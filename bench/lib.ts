@@ -90,18 +90,6 @@ export function memMiB(pid: number | "self"): { rss: number; hwm: number } {
 }
 
 /** Direct children of a process (every thread's children file). */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-      const text = Deno.readTextFileSync(
-        `/proc/${pid}/task/${t.name}/children`,
-      );
-      out.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
-    }
-  } catch { /* gone */ }
-  return out;
-}
 
 export function commOf(pid: number): string {
   try {
@@ -227,20 +215,7 @@ export function exitOnSignals(): void {
   }
 }
 
-export function killPid(pid: number, signal: Deno.Signal = "SIGKILL"): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch { /* gone */ }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
+export { childrenOf, killPid, pidAlive } from "../scenarios/cluster.ts";
 
 // ---- child processes that talk JSON lines ----
 

@@ -85,18 +85,7 @@ export class Proc {
 
   /** Direct children (the controller's nats-server). */
   children(): number[] {
-    try {
-      const out: number[] = [];
-      for (const t of Deno.readDirSync(`/proc/${this.pid}/task`)) {
-        const text = Deno.readTextFileSync(
-          `/proc/${this.pid}/task/${t.name}/children`,
-        );
-        out.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
-      }
-      return out;
-    } catch {
-      return [];
-    }
+    return childrenOf(this.pid);
   }
 
   async stop(
@@ -156,6 +145,20 @@ export async function waitFor<T>(
   throw new Error(
     `timed out waiting for ${what}${last ? ` (last error: ${last})` : ""}`,
   );
+}
+
+/** Direct children of a process, from /proc. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const text = Deno.readTextFileSync(
+        `/proc/${pid}/task/${t.name}/children`,
+      );
+      out.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
+    }
+  } catch { /* gone */ }
+  return out;
 }
 
 export function killPid(pid: number, signal: Deno.Signal = "SIGKILL"): void {
