@@ -281,14 +281,37 @@ export class Agent {
     this.#next();
   }
 
+  /**
+   * Whether the results stream already holds an outcome of this attempt.
+   * Right after a restart JetStream may still be recovering; a failed look-up
+   * is retried for a while before the task is run anyway, since running it
+   * twice is the lesser evil only next to never running it.
+   */
   async #hasOutcome(cmd: RunCommand): Promise<boolean> {
-    try {
-      const m = await this.#jsm.streams.getMessage(STREAM_RESULTS, {
-        last_by_subj: subjects.result(cmd.job, cmd.step, this.#o.id),
-      });
-      return m !== null && (m.json<ResultEvent>().attempt ?? 0) >= cmd.attempt;
-    } catch {
-      return false;
+    const subject = subjects.result(cmd.job, cmd.step, this.#o.id);
+    for (let attempt = 1;; attempt++) {
+      try {
+        const m = await this.#jsm.streams.getMessage(STREAM_RESULTS, {
+          last_by_subj: subject,
+        });
+        return m !== null &&
+          (m.json<ResultEvent>().attempt ?? 0) >= cmd.attempt;
+      } catch (e) {
+        // "no message found" is an answer: nothing was reported for it.
+        if (/no message found/i.test(String(e))) return false;
+        if (attempt >= 8 || this.#stopping) {
+          log.warn(
+            "cannot tell whether a caught-up task already ran; running it",
+            {
+              job: cmd.job,
+              step: cmd.step,
+              error: String(e),
+            },
+          );
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
     }
   }
 
