@@ -219,6 +219,51 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+// ---- the code under test ----
+
+const SOURCES = ["controller", "worker", "lib", "models", "backends"];
+
+/** Copies what the controller and worker run (and deno.json/lock) to `to`. */
+function snapshot(from: string, to: string): void {
+  const copy = (a: string, b: string) => {
+    Deno.mkdirSync(b, { recursive: true });
+    for (const e of Deno.readDirSync(a)) {
+      if (e.isDirectory) copy(join(a, e.name), join(b, e.name));
+      else if (e.isFile) Deno.copyFileSync(join(a, e.name), join(b, e.name));
+    }
+  };
+  for (const d of SOURCES) copy(join(from, d), join(to, d));
+  for (const f of ["deno.json", "deno.lock"]) {
+    Deno.copyFileSync(join(from, f), join(to, f));
+  }
+}
+
+/** The commit the tree is at, and whether the code under test differs from it. */
+function codeVersion(): string {
+  const git = (...args: string[]) => {
+    try {
+      const out = new Deno.Command("git", {
+        args: ["-C", ROOT, ...args],
+        stdout: "piped",
+        stderr: "null",
+      }).outputSync();
+      return out.success ? new TextDecoder().decode(out.stdout).trim() : "";
+    } catch {
+      return "";
+    }
+  };
+  const head = git("rev-parse", "--short", "HEAD") || "unknown commit";
+  const dirty = git(
+    "status",
+    "--porcelain",
+    "--",
+    ...SOURCES,
+    "deno.json",
+    "deno.lock",
+  ).split("\n").filter(Boolean).length;
+  return dirty ? `${head} with ${dirty} uncommitted changes` : head;
+}
+
 // ---- processes ----
 
 /** A child `deno run` whose output goes to a log file, line by line. */
@@ -233,6 +278,7 @@ class LoggedProc {
   constructor(
     readonly name: string,
     readonly incarnation: number,
+    cwd: string,
     args: string[],
     env: Record<string, string>,
     log: Deno.FsFile,
@@ -240,7 +286,7 @@ class LoggedProc {
   ) {
     this.child = new Deno.Command(Deno.execPath(), {
       args,
-      cwd: ROOT,
+      cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -522,6 +568,11 @@ function pickKind(rand: () => number): Kind {
 class Soak {
   readonly dir = Deno.makeTempDirSync({ prefix: "grid-soak-" });
   readonly tmp = join(this.dir, "tmp");
+  /**
+   * The code every process runs: a copy taken at start, so a process
+   * restarted mid-run runs what the others run even if the tree changes.
+   */
+  readonly src = join(this.dir, "src");
   readonly controllers: Controller[];
   readonly workers: Worker[];
   readonly faults: FaultRecord[] = [];
@@ -553,6 +604,7 @@ class Soak {
 
   constructor(readonly o: Options) {
     Deno.mkdirSync(this.tmp);
+    snapshot(ROOT, this.src);
     Deno.mkdirSync(join(this.dir, "logs"));
     const open = (name: string) =>
       Deno.openSync(join(this.dir, "logs", `${name}.log`), {
@@ -610,6 +662,7 @@ nodes: {offline_after: 10s}
     const p = new LoggedProc(
       m.name,
       m.starts,
+      this.src,
       ["run", "-P=controller", "controller/main.ts", "-c", m.file],
       // The controller's nats-server config dirs go under our temp dir too.
       { TMPDIR: this.tmp },
@@ -722,6 +775,7 @@ worker:
     const p = new LoggedProc(
       w.id,
       w.starts,
+      this.src,
       ["run", "-P=worker", "worker/main.ts", "-c", w.file],
       {},
       w.log,
@@ -1195,8 +1249,15 @@ worker:
     }
   }
 
-  /** Lines of every log that mention `needle` (at most `max`). */
-  grepLogs(needle: string, max = 40): string[] {
+  /**
+   * Lines of every log that mention `needle` (and pass `keep`), in time
+   * order; past `max`, the first and last ones.
+   */
+  grepLogs(
+    needle: string,
+    max = 50,
+    keep: (proc: string, line: string) => boolean = () => true,
+  ): string[] {
     const out: string[] = [];
     for (
       const name of [
@@ -1211,15 +1272,20 @@ worker:
         continue;
       }
       for (const l of text.split("\n")) {
-        if (l.includes(needle)) out.push(`${name}: ${l}`);
+        if (!l.includes(needle) || !keep(name, l)) continue;
+        out.push(`${name}: ${l.length > 240 ? `${l.slice(0, 240)}…` : l}`);
       }
     }
-    out.sort((a, b) =>
-      a.slice(a.indexOf(": ") + 2).localeCompare(b.slice(b.indexOf(": ") + 2))
-    );
-    return out.length > max
-      ? [...out.slice(0, max), `… ${out.length - max} more`]
-      : out;
+    // By timestamp only: lines of one process keep their order within a millisecond.
+    const at = (l: string) => l.slice(l.indexOf(": ") + 2).slice(0, 24);
+    out.sort((a, b) => at(a).localeCompare(at(b)));
+    if (out.length <= max) return out;
+    const head = Math.floor(max / 4);
+    return [
+      ...out.slice(0, head),
+      `… ${out.length - max} lines left out …`,
+      ...out.slice(out.length - (max - head)),
+    ];
   }
 
   /** WARN/ERROR lines of every log, normalised and counted. */
@@ -1447,6 +1513,8 @@ function report(
     machine: Record<string, string>;
     loadStart: string;
     loadEnd: string;
+    codeStart: string;
+    codeEnd: string;
   },
 ): string {
   const o = soak.o;
@@ -1507,6 +1575,11 @@ function report(
     }`,
     `- Machine: ${info.machine.cpu}; ${info.machine.memory}; ${info.machine.kernel}; load average ${info.loadStart} at start, ${info.loadEnd} at end (the machine is shared)`,
     `- Software: deno ${info.machine.deno}; ${info.machine["nats-server"]}`,
+    `- Code: ${info.codeStart}, copied at start so every process (and every restart) runs the same code${
+      info.codeEnd !== info.codeStart
+        ? `; the tree moved to ${info.codeEnd} during the run`
+        : ""
+    }`,
     "- Controllers: c1, c2, c3; `replicas: 3`, `heartbeat_interval: 500ms`,",
     "  `stale_threshold: 5s`, `offline_after: 10s`, `max_concurrent: 20`,",
     "  `max_pending: 500`, `task_timeout: 60s`",
@@ -1640,14 +1713,19 @@ function report(
     );
   }
   const problems: string[] = [];
-  const evidence = (title: string, id: string, extra: string) => {
+  const evidence = (
+    title: string,
+    id: string,
+    extra: string,
+    keep?: (proc: string, line: string) => boolean,
+  ) => {
     problems.push(
       `### ${title} ${id}`,
       "",
       extra,
       "",
       "```",
-      ...soak.grepLogs(id.split(" ")[0]!.replace(/^job=/, "")),
+      ...soak.grepLogs(id.split(" ")[0]!.replace(/^job=/, ""), 50, keep),
       "```",
       "",
     );
@@ -1676,7 +1754,12 @@ function report(
       key,
       `started ${list.length} times: ${
         list.map((s) => `${s.proc} at ${s.at}`).join("; ")
-      }`,
+      }. Log lines of the controllers, and of that node for that step:`,
+      (proc, line) => {
+        const [, step, node] = /step=(\d+) node=(\S+)/.exec(key) ?? [];
+        return proc.startsWith("c") ||
+          (proc === node && line.includes(`step=${step} `));
+      },
     );
   }
   if (soak.anomalies.length > 0 || problems.length > 0) {
@@ -1716,6 +1799,7 @@ async function main(): Promise<number> {
   }`;
   const started = new Date();
   const loadStart = loadavg();
+  const codeStart = codeVersion();
   const soak = new Soak(o);
   let interrupted = false;
   const onSignal = () => {
@@ -1728,7 +1812,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     say(
-      `soak: ${o.minutes} min, ${o.jobsPerSec} jobs/s, ${o.workers} workers, seed ${o.seed}, faults ${
+      `soak: code ${codeStart}; ${o.minutes} min, ${o.jobsPerSec} jobs/s, ${o.workers} workers, seed ${o.seed}, faults ${
         o.faults ? `every ${o.faultEvery.join("-")} s` : "off"
       }`,
     );
@@ -1810,6 +1894,8 @@ async function main(): Promise<number> {
       machine: await machine(),
       loadStart,
       loadEnd,
+      codeStart,
+      codeEnd: codeVersion(),
     });
     await Deno.writeTextFile(o.report, text + "\n");
     const bad = final.lost.length + final.stuck.length + final.dups.length;
