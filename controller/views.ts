@@ -98,7 +98,7 @@ export function nodeView(
   now: number,
   offlineAfterMs: number,
 ): NodeView {
-  const { cmd_seq: _, ...rest } = n;
+  const { cmd_seq: _, resume_seq: __, ...rest } = n;
   return {
     ...rest,
     status: isOnline(n, now, offlineAfterMs) ? "online" : "offline",

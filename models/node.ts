@@ -23,13 +23,15 @@ export const NodeRecord = z.object({
   version: z.string(),
   /** Highest command-stream sequence the worker has taken in. */
   cmd_seq: z.number().int(),
+  /** Every command up to this sequence has an outcome: where a restart resumes. */
+  resume_seq: z.number().int().optional(),
   running: RunningTask.optional(),
   queued: z.number().int(),
 });
 export type NodeRecord = z.infer<typeof NodeRecord>;
 
 /** `GET /nodes` and `GET /node/:id`: the record with liveness judged by the controller. */
-export const NodeView = NodeRecord.omit({ cmd_seq: true });
+export const NodeView = NodeRecord.omit({ cmd_seq: true, resume_seq: true });
 export type NodeView = z.infer<typeof NodeView>;
 
 export const StatusView = z.object({

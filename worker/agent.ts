@@ -76,6 +76,8 @@ export class Agent {
   #lastSeq = 0;
   #ledger = new Ledger();
   #queue: RunCommand[] = [];
+  /** Stream sequence of each command taken in, for the resume point. */
+  #seqOf = new WeakMap<RunCommand, number>();
   #running?: Running;
   #intake: Promise<void> = Promise.resolve();
   #sub?: Subscription;
@@ -97,7 +99,9 @@ export class Agent {
     const prev = await this.#kv.get(this.#o.id);
     if (prev?.operation === "PUT") {
       const rec = prev.json<NodeRecord>();
-      this.#lastSeq = rec.cmd_seq ?? 0;
+      // Re-read what was queued but not finished when this worker stopped;
+      // what already has an outcome is skipped on the way.
+      this.#lastSeq = rec.resume_seq ?? rec.cmd_seq ?? 0;
       // A task that was running when this worker last stopped was cut short.
       if (rec.running) await this.#reportInterrupted(rec.running);
     }
@@ -277,6 +281,7 @@ export class Agent {
     // A command read back from the stream may already have an outcome
     // (reported before a restart, or decided by the controller): skip it.
     if (!live && await this.#hasOutcome(cmd)) return;
+    this.#seqOf.set(cmd, seq);
     this.#queue.push(cmd);
     this.#next();
   }
@@ -444,6 +449,7 @@ export class Agent {
       started_at: this.#startedAt,
       version: VERSION,
       cmd_seq: this.#lastSeq,
+      resume_seq: this.#resumeSeq(),
       ...(r && status === "online"
         ? {
           running: {
@@ -456,6 +462,14 @@ export class Agent {
         : {}),
       queued: this.#queue.length,
     };
+  }
+
+  /** Every command at or below this has an outcome or was never ours to run. */
+  #resumeSeq(): number {
+    const open = [this.#running?.cmd, ...this.#queue]
+      .map((c) => (c ? this.#seqOf.get(c) : undefined))
+      .filter((n): n is number => n !== undefined);
+    return Math.min(this.#lastSeq, ...open.map((n) => n - 1));
   }
 
   async #heartbeat(): Promise<void> {
