@@ -37,6 +37,7 @@ duplicated (each must be 0) to docs/SOAK.md; exits 1 if any is not 0.
   --seed=S             seed for the job mix and the faults (default: random)
   --fault-every=A-B    seconds between faults, uniform in [A, B] (default 20-40)
   --drain-seconds=S    how long the queue may take to drain at the end (default 600)
+  --drain-idle-seconds=S  stop draining sooner once no job has finished for S (default 180)
   --no-faults          run the same load without faults (a baseline)
   --report=FILE        where to write the report (default docs/SOAK.md)
   --keep-logs          keep the temp dir with every process log (path printed)`;
@@ -50,6 +51,7 @@ interface Options {
   seed: number;
   faultEvery: [number, number];
   drainSeconds: number;
+  drainIdleSeconds: number;
   faults: boolean;
   report: string;
   keepLogs: boolean;
@@ -68,6 +70,7 @@ function parseArgs(argv: string[]): Options {
     seed: (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0,
     faultEvery: [20, 40],
     drainSeconds: 600,
+    drainIdleSeconds: 180,
     faults: true,
     report: join(ROOT, "docs", "SOAK.md"),
     keepLogs: false,
@@ -120,6 +123,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case "--drain-seconds":
         o.drainSeconds = num(10, 3600);
+        break;
+      case "--drain-idle-seconds":
+        o.drainIdleSeconds = num(10, 3600);
         break;
       case "--fault-every": {
         const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(need());
@@ -1378,13 +1384,14 @@ interface Final {
   latencies: number[];
   details: number;
   drainMs: number;
-  drained: boolean;
+  /** Why the drain ended, when it did not drain: "" if it did. */
+  drainNote: string;
 }
 
 async function analyse(
   soak: Soak,
   drainMs: number,
-  drained: boolean,
+  drainNote: string,
 ): Promise<Final> {
   const views = new Map<string, Map<string, string>>();
   for (const m of soak.controllers) {
@@ -1490,7 +1497,7 @@ async function analyse(
     latencies,
     details,
     drainMs,
-    drained,
+    drainNote,
   };
 }
 
@@ -1544,8 +1551,8 @@ function report(
     "- **jobs stuck**: still `pending` or `running` on any controller after the",
     "  drain;",
     "- **node results duplicated**: one attempt of one step on one node started",
-    "  more than once, counted from the workers' `task started job=… step=…",
-    "  attempt=…` log lines across every incarnation of each worker. A task",
+    "  more than once, counted from the workers' `task started` log lines",
+    "  (job, step, attempt) across every incarnation of each worker. A task",
     "  cut short by a SIGKILL may legitimately end `failed` (`node lost`,",
     "  `interrupted`) or be retried as a new attempt; that is not a duplicate.",
     "",
@@ -1566,7 +1573,7 @@ function report(
     `- Command: \`${info.command}\``,
     `- Started: ${info.started.toISOString()}; faults and submissions for ${
       fmtSecs(info.submitMs)
-    }, drain ${fmtSecs(f.drainMs)}${f.drained ? "" : " (deadline reached)"}, ${
+    }, drain ${fmtSecs(f.drainMs)}${f.drainNote ? ` (${f.drainNote})` : ""}, ${
       fmtSecs(info.totalMs)
     } in all`,
     `- Seed: ${o.seed} (job mix and fault plan; timing still varies)`,
@@ -1856,7 +1863,9 @@ async function main(): Promise<number> {
       soak.anomaly(`workers not all back before the drain: ${e}`)
     );
     const drainStart = Date.now();
-    let drained = false;
+    let drainNote = "deadline reached";
+    let finished = -1;
+    let progressAt = Date.now();
     let lastLine = 0;
     while (Date.now() - drainStart < o.drainSeconds * 1000 && !interrupted) {
       const seen = await soak.poll();
@@ -1864,7 +1873,17 @@ async function main(): Promise<number> {
         seen &&
         [...soak.subs.keys()].every((id) => TERMINAL.has(seen.get(id) ?? ""))
       ) {
-        drained = true;
+        drainNote = "";
+        break;
+      }
+      const now = soak.counts().finished;
+      if (now !== finished) {
+        finished = now;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt >= o.drainIdleSeconds * 1000) {
+        drainNote = `gave up: no job finished for ${
+          fmtSecs(Date.now() - progressAt)
+        }`;
         break;
       }
       if (Date.now() - lastLine >= 15_000) {
@@ -1876,13 +1895,13 @@ async function main(): Promise<number> {
     const drainMs = Date.now() - drainStart;
     soak.closeStall();
     say(
-      drained
+      drainNote === ""
         ? `drained in ${fmtSecs(drainMs)}`
-        : `drain deadline reached after ${fmtSecs(drainMs)}`,
+        : `stopped draining after ${fmtSecs(drainMs)}: ${drainNote}`,
     );
     // Late duplicates (a stale command run after its job finished) show up here.
     await sleep(5000);
-    const final = await analyse(soak, drainMs, drained);
+    const final = await analyse(soak, drainMs, drainNote);
     const totalMs = Date.now() - t0;
     const loadEnd = loadavg();
     await soak.stopProcesses();
@@ -1898,6 +1917,13 @@ async function main(): Promise<number> {
       codeEnd: codeVersion(),
     });
     await Deno.writeTextFile(o.report, text + "\n");
+    // The report lives in the repo, whose CI checks formatting: format it.
+    await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", o.report],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => {});
     const bad = final.lost.length + final.stuck.length + final.dups.length;
     console.log(
       [
