@@ -29,6 +29,11 @@ export class AckedPublisher {
         const w = this.#waiting.get(id);
         if (!w) return;
         this.#waiting.delete(id);
+        // An empty reply is a status (503: no stream leader right now), not an ack.
+        if (m.data.length === 0) {
+          w.done(-1, `no stream answered (${m.headers?.code ?? "no status"})`);
+          return;
+        }
         try {
           const r = m.json<
             { seq?: number; error?: { description?: string } }
