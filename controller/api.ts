@@ -17,7 +17,7 @@ import type { ControllerView } from "../models/controller.ts";
 import { VERSION } from "../models/mod.ts";
 import type { Clock } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
-import { ApiError, invalid, notFound } from "./errors.ts";
+import { ApiError, invalid, isUnavailable, notFound } from "./errors.ts";
 import type { Registry } from "./registry.ts";
 import type { Runner } from "./runner.ts";
 import type { Peers } from "./peers.ts";
@@ -57,6 +57,17 @@ export function createApi(deps: ApiDeps): Hono {
   app.onError((err, c) => {
     if (err instanceof ApiError) {
       return c.json({ error: err.message }, err.status as ContentfulStatusCode);
+    }
+    if (isUnavailable(err)) {
+      log.warn("request failed: NATS unavailable", {
+        path: c.req.path,
+        error: String(err),
+      });
+      return c.json({
+        error: `NATS JetStream is not answering (${
+          (err as Error).message
+        }); a server may be down or electing a leader: try again shortly`,
+      }, 503);
     }
     log.error("request failed", { path: c.req.path, error: String(err) });
     return c.json({ error: `internal error: ${(err as Error).message}` }, 500);

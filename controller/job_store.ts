@@ -95,10 +95,9 @@ export class JobStore {
     return Object.fromEntries([...this.#counts].filter(([, n]) => n > 0));
   }
 
-  oldestPending(): Stored | undefined {
-    let min: string | undefined;
-    for (const id of this.#pending) if (min === undefined || id < min) min = id;
-    return min === undefined ? undefined : this.#items.get(min);
+  /** Pending ids, oldest first, as they are now. */
+  pendingIds(): string[] {
+    return [...this.#pending].sort();
   }
 
   async create(rec: JobRecord): Promise<Stored> {

@@ -9,6 +9,7 @@ import { die, logger, setLogLevel } from "../lib/log.ts";
 import { connectNats } from "../lib/nats.ts";
 import { systemClock } from "../lib/clock.ts";
 import {
+  BUCKET_CLAIMS,
   BUCKET_CONTROLLERS,
   BUCKET_JOBS,
   BUCKET_NODES,
@@ -19,6 +20,7 @@ import { Peers } from "./peers.ts";
 import { Kvm } from "@nats-io/kv";
 import { findNatsServer, NatsServer, NatsServerError } from "./nats_server.ts";
 import { Registry } from "./registry.ts";
+import { KvClaims } from "./claims.ts";
 import { Runner } from "./runner.ts";
 import { createApi } from "./api.ts";
 
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
   const runner = new Runner({
     nc,
     store,
+    claims: new KvClaims(await kvm.open(BUCKET_CLAIMS)),
     peers,
     registry,
     clock: systemClock,

@@ -17,6 +17,8 @@ export class Peers {
   #revs = new Map<string, number>();
   /** When our own heartbeat last came back through the watch. */
   #echoAt = 0;
+  /** When our view last became current again after going stale. */
+  #freshSince = 0;
   #self: ControllerRecord;
   #timer?: ReturnType<typeof setInterval>;
   /** When our own heartbeat last reached the store: proof JetStream is up. */
@@ -60,8 +62,10 @@ export class Peers {
     if (id === this.#self.id) return true;
     if (now - this.#echoAt > this.staleMs / 2) return true;
     const p = this.all.get(id);
+    // Heartbeats that were stuck with our view may still be on their way:
+    // nobody is judged on them until a full stale threshold after it recovers.
     return p !== undefined && p.status === "online" &&
-      now - Date.parse(p.last_seen) < this.staleMs;
+      now - Math.max(Date.parse(p.last_seen), this.#freshSince) < this.staleMs;
   }
 
   async stop(): Promise<void> {
@@ -87,7 +91,11 @@ export class Peers {
 
   #apply(key: string, value: unknown): void {
     if (key === this.#self.id && value !== undefined) {
-      this.#echoAt = this.clock.now();
+      const now = this.clock.now();
+      if (this.#echoAt > 0 && now - this.#echoAt > this.staleMs / 2) {
+        this.#freshSince = now;
+      }
+      this.#echoAt = now;
     }
     if (value === undefined) {
       this.all.delete(key);

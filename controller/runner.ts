@@ -4,11 +4,11 @@
  * from the results stream in order, publishes commands, and watches the
  * clock for timeouts, retries and lost nodes.
  *
- * Several controllers may share one store. A job is owned by the controller
- * named in its record; every write is a compare-and-set on the record's
- * revision, so a pending job starts once and a running job has one owner.
+ * Several controllers may share one store. Who runs a job is settled by a
+ * create-only claim per ownership epoch (claims.ts), so a pending job starts
+ * once and a running job has one owner; the winner then writes the record.
  * When an owner stops heartbeating (or hands its jobs back on SIGTERM), a
- * peer claims its running jobs and adopts them.
+ * peer claims the next epoch of its running jobs and adopts them.
  *
  * Crash safety: a job's state is never stored, only its record and its
  * event log. Adopting a job replays its log, then re-sends the attempts
@@ -42,6 +42,7 @@ import { conflict, invalid, notFound, queueFull } from "./errors.ts";
 import { foldJob, initFor } from "./job_log.ts";
 import { AckedPublisher } from "../lib/acked.ts";
 import { type JobStore, StaleRecordError, type Stored } from "./job_store.ts";
+import { type Claim, claimNext, type ClaimStore } from "./claims.ts";
 import type { Peers } from "./peers.ts";
 import type { Registry } from "./registry.ts";
 import {
@@ -55,6 +56,16 @@ import { checkAgainstFleet, resolveTarget } from "./targets.ts";
 import type { Leaf } from "./plan.ts";
 
 const log = logger("runner");
+
+/**
+ * Results readers: with nats.js defaults an ordered consumer whose server
+ * died notices only after a minute or more; short pulls with one-second
+ * heartbeats make it recover within seconds.
+ */
+const CONSUME = { expires: 5000, idle_heartbeat: 1000 } as const;
+
+/** A command publish that failed (no JetStream) is tried again this often. */
+const RETRY_PUBLISH_MS = 1000;
 
 export interface RunnerConfig {
   maxConcurrent: number;
@@ -70,6 +81,7 @@ export interface RunnerConfig {
 export interface RunnerDeps {
   nc: NatsConnection;
   store: JobStore;
+  claims: ClaimStore;
   peers: Peers;
   registry: Registry;
   clock: Clock;
@@ -85,6 +97,10 @@ interface Sent {
   seq: number;
   sentAt: number;
   sends: number;
+  /** Deliberate re-sends so far: each needs a fresh message id to get past de-duplication. */
+  resends: number;
+  /** The node may have had this attempt before (a re-send, or sent before we adopted the job). */
+  resend: boolean;
   retryTimer?: ReturnType<typeof setTimeout>;
   /** A controller-decided outcome (lost, offline) is on its way. */
   settled?: boolean;
@@ -115,6 +131,10 @@ export class Runner {
   #jsm!: JetStreamManager;
   #active = new Map<string, Active>();
   #lastSeen = 0;
+  /** Events of jobs being claimed, seen before the job is running here. */
+  #claiming = new Map<string, [JobEvent, number][]>();
+  /** Pending jobs a live peer has claimed but not yet written as running. */
+  #heldByPeer = new Set<string>();
   #tick?: ReturnType<typeof setInterval>;
   #peerTick?: ReturnType<typeof setInterval>;
   #watchdog?: ReturnType<typeof setInterval>;
@@ -155,6 +175,9 @@ export class Runner {
     this.#tick = setInterval(() => this.#sweep(), config.tickMs ?? 250);
     this.#peerTick = setInterval(() => {
       this.#takeOver();
+      // A peer that claimed a pending job may have died before starting it;
+      // a fresh look finds its claim dead and takes the next epoch.
+      this.#heldByPeer.clear();
       this.#pump(); // also retries claims that failed while JetStream was unavailable
     }, this.#deps.peers.heartbeatMs);
     this.#pump();
@@ -233,23 +256,32 @@ export class Runner {
       if (TERMINAL.has(s.rec.status)) {
         throw conflict(`job "${id}" is already ${s.rec.status}`);
       }
-      if (s.rec.status === "pending") {
-        const now = iso(clock.now());
-        try {
-          const done = await store.update({
-            ...s.rec,
-            status: "cancelled",
-            error: "cancelled before it started",
-            updated_at: now,
-            finished_at: now,
-          }, s.rev);
-          return done.rec;
-        } catch (e) {
-          if (e instanceof StaleRecordError) continue; // claimed meanwhile: cancel it running
-          throw e;
+      if (s.rec.status === "pending" && !this.#heldByPeer.has(id)) {
+        // Claimed like a start, so the job cannot start meanwhile; if a peer
+        // has claimed it to start, it is cancelled running, through its log.
+        const epoch = await this.#claim(s, "cancel");
+        if (epoch !== undefined) {
+          const now = iso(clock.now());
+          const done = await this.#write(
+            id,
+            epoch,
+            (rec) =>
+              rec.status === "pending"
+                ? {
+                  ...rec,
+                  status: "cancelled",
+                  epoch,
+                  error: "cancelled before it started",
+                  updated_at: now,
+                  finished_at: now,
+                }
+                : undefined,
+          );
+          if (done) return done.rec;
+          continue;
         }
       }
-      // Running: the owner applies the cancel from the job's log.
+      // Running (or about to): the owner applies the cancel from the job's log.
       const done = new Promise<void>((r) => this.#waitFor(id, r));
       const ev: CancelEvent = {
         type: "cancel",
@@ -344,19 +376,22 @@ export class Runner {
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: this.#lastSeen + 1,
       });
-      const msgs = await c.consume();
+      const msgs = await c.consume(CONSUME);
       this.#stopConsumer = () => msgs.stop();
       for await (const m of msgs) {
         if (m.seq <= this.#lastSeen) continue;
         this.#lastSeen = m.seq;
-        const a = this.#active.get(m.subject.split(".")[2]!);
-        if (!a) continue;
+        const job = m.subject.split(".")[2]!;
+        const a = this.#active.get(job);
+        // Kept for later: a job being claimed, or being adopted.
+        const later = a ? a.buffer : this.#claiming.get(job);
+        if (!a && !later) continue;
         const ev = JobEvent.safeParse(m.json());
         if (!ev.success) {
           log.warn("ignoring malformed event", { subject: m.subject });
-        } else if (a.buffer) {
-          a.buffer.push([ev.data, m.seq]);
-        } else {
+        } else if (later) {
+          later.push([ev.data, m.seq]);
+        } else if (a) {
           a.lastSeq = m.seq;
           this.#handle(a, applyEvent(a.state, ev.data, m.seq));
         }
@@ -391,7 +426,7 @@ export class Runner {
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: from,
       });
-      const msgs = await c.consume();
+      const msgs = await c.consume(CONSUME);
       // A consumer that goes quiet before `last` (placed on a lost or lagging
       // peer) would hang the adoption: give up and let the next round retry.
       let reached = 0;
@@ -429,7 +464,8 @@ export class Runner {
         a.record.step = step;
         this.#save(a);
       }
-      this.#handle(a, pendingDispatches(state));
+      // Sent before, perhaps, by the owner we took over from.
+      this.#handle(a, pendingDispatches(state), true);
       for (const [ev, seq] of buffered) {
         a.lastSeq = seq;
         this.#handle(a, applyEvent(state, ev, seq));
@@ -458,21 +494,23 @@ export class Runner {
           continue;
         }
         if (peers.alive(s.rec.owner)) continue;
-        try {
-          adopt.push(
-            await store.update({
-              ...s.rec,
-              owner: this.id,
-              updated_at: iso(clock.now()),
-            }, s.rev),
-          );
-          log.info("taking over a job", {
-            job: s.rec.id,
-            from: s.rec.owner ?? "(released)",
-          });
-        } catch (e) {
-          if (!(e instanceof StaleRecordError)) throw e;
-        }
+        const epoch = await this.#claim(s, "run");
+        if (epoch === undefined) continue;
+        const won = await this.#write(
+          s.rec.id,
+          epoch,
+          (rec) =>
+            rec.status === "running"
+              ? { ...rec, owner: this.id, epoch, updated_at: iso(clock.now()) }
+              : undefined,
+        );
+        if (!won) continue;
+        adopt.push(won);
+        log.info("taking over a job", {
+          job: s.rec.id,
+          from: s.rec.owner ?? "(released)",
+          epoch,
+        });
       }
       await this.#adopt(adopt);
     } catch (e) {
@@ -492,11 +530,22 @@ export class Runner {
       this.#waiters.delete(s.rec.id);
       for (const w of ws ?? []) w();
     }
+    this.#heldByPeer.delete(s.rec.id);
     const a = this.#active.get(s.rec.id);
-    if (a && !this.#stopping && s.rev > a.rev && s.rec.owner !== this.id) {
-      this.#fence(a, s.rec.owner);
+    if (a && !this.#stopping && s.rev > a.rev) {
+      if (this.#supersedes(s.rec, a)) this.#fence(a, s.rec.owner);
+      // A late write from an earlier epoch: ours stands, and says so again.
+      else if (s.rec.owner !== this.id) this.#saveSoon(a);
     }
     if (s.rec.status === "pending" || TERMINAL.has(s.rec.status)) this.#pump();
+  }
+
+  /** Whether a stored record shows the job is no longer ours to run. */
+  #supersedes(rec: JobRecord, a: Active): boolean {
+    const ours = a.record.epoch ?? 0;
+    const theirs = rec.epoch ?? 0;
+    return theirs > ours || TERMINAL.has(rec.status) ||
+      (theirs === ours && rec.owner !== this.id);
   }
 
   #waitFor(id: string, fn: () => void): void {
@@ -529,11 +578,14 @@ export class Runner {
       do {
         this.#pumpAgain = false;
         const { store, config } = this.#deps;
-        while (
-          !this.#stopping && store.count("running") < config.maxConcurrent
-        ) {
-          const next = store.oldestPending();
-          if (!next) break;
+        for (const id of store.pendingIds()) {
+          if (
+            this.#stopping || store.count("running") >= config.maxConcurrent
+          ) break;
+          const next = store.get(id);
+          if (next?.rec.status !== "pending" || this.#heldByPeer.has(id)) {
+            continue;
+          }
           const claimed = await this.#claimPending(next);
           if (claimed) this.#begin(claimed);
         }
@@ -546,30 +598,89 @@ export class Runner {
   }
 
   async #claimPending(s: Stored): Promise<Stored | undefined> {
-    const { registry, clock, config, store } = this.#deps;
-    const now = clock.now();
-    const { online, offline } = resolveTarget(
-      registry.nodes.values(),
-      s.rec.target,
-      now,
-      config.offlineAfterMs,
-    );
+    const { registry, clock, config } = this.#deps;
+    const id = s.rec.id;
+    // Events of this job (a cancel from a peer) may come in while it is
+    // claimed; they are kept from here until it runs. Everything before
+    // this point came before any claim, so before the job could start.
+    const resSeq = this.#lastSeen;
+    this.#claiming.set(id, []);
+    let won: Stored | undefined;
     try {
-      return await store.update({
-        ...s.rec,
-        status: "running",
-        owner: this.id,
-        expected: online,
-        offline,
-        started_at: iso(now),
-        updated_at: iso(now),
-        // Every event of this job comes after what the consumer has seen.
-        res_seq: this.#lastSeen,
-      }, s.rev);
-    } catch (e) {
-      if (e instanceof StaleRecordError) return undefined; // a peer started or cancelled it
-      throw e;
+      const epoch = await this.#claim(s, "run");
+      if (epoch === undefined) return undefined;
+      const now = clock.now();
+      const { online, offline } = resolveTarget(
+        registry.nodes.values(),
+        s.rec.target,
+        now,
+        config.offlineAfterMs,
+      );
+      won = await this.#write(id, epoch, (rec) =>
+        rec.status === "pending"
+          ? {
+            ...rec,
+            status: "running",
+            owner: this.id,
+            epoch,
+            expected: online,
+            offline,
+            started_at: iso(now),
+            updated_at: iso(now),
+            res_seq: resSeq,
+          }
+          : undefined);
+      return won;
+    } finally {
+      // When it was won, #begin takes the buffer.
+      if (!won) this.#claiming.delete(id);
     }
+  }
+
+  /** Claims the next epoch of a job for us; undefined when a live peer holds it. */
+  async #claim(
+    s: Stored,
+    purpose: Claim["purpose"],
+  ): Promise<number | undefined> {
+    const { claims, clock, peers } = this.#deps;
+    const epoch = await claimNext(
+      claims,
+      s.rec.id,
+      s.rec.epoch ?? 0,
+      { controller: this.id, purpose, at: iso(clock.now()) },
+      (c) => peers.alive(c),
+    );
+    // Until its record changes, leave the job to whoever holds it.
+    if (epoch === undefined) this.#heldByPeer.add(s.rec.id);
+    return epoch;
+  }
+
+  /**
+   * Writes the record of a job whose `epoch` we hold. `change` builds it
+   * from the stored record, or answers undefined when that no longer allows
+   * the change. Only late writes from earlier epochs can be in the way; a
+   * record from a later epoch means the job has moved on without us.
+   */
+  async #write(
+    id: string,
+    epoch: number,
+    change: (rec: JobRecord) => JobRecord | undefined,
+  ): Promise<Stored | undefined> {
+    const { store } = this.#deps;
+    for (let tries = 0; tries < 5; tries++) {
+      const cur = store.get(id);
+      if (!cur || (cur.rec.epoch ?? 0) > epoch) return undefined;
+      // Only this epoch's holder writes it: an earlier try of ours landed.
+      if (cur.rec.epoch === epoch) return cur;
+      const next = change(cur.rec);
+      if (!next) return undefined;
+      try {
+        return await store.update(next, cur.rev);
+      } catch (e) {
+        if (!(e instanceof StaleRecordError)) throw e;
+      }
+    }
+    return undefined;
   }
 
   #begin(s: Stored): void {
@@ -577,7 +688,15 @@ export class Runner {
       ...initFor(s.rec, false),
       keepResults: false,
     });
-    this.#handle(this.#activate(s, state), effects);
+    const a = this.#activate(s, state);
+    const early = this.#claiming.get(s.rec.id) ?? [];
+    this.#claiming.delete(s.rec.id);
+    this.#handle(a, effects);
+    for (const [ev, seq] of early) {
+      if (seq <= a.lastSeq || this.#active.get(s.rec.id) !== a) continue;
+      a.lastSeq = seq;
+      this.#handle(a, applyEvent(a.state, ev, seq));
+    }
   }
 
   #activate(s: Stored, state: JobState): Active {
@@ -599,11 +718,11 @@ export class Runner {
 
   // ---- effects ----
 
-  #handle(a: Active, effects: Effect[]): void {
+  #handle(a: Active, effects: Effect[], resend = false): void {
     for (const e of effects) {
       switch (e.kind) {
         case "dispatch":
-          this.#dispatch(a, e);
+          this.#dispatch(a, e, resend);
           break;
         case "abort":
           this.#clearSent(a, e.node);
@@ -626,7 +745,11 @@ export class Runner {
     }
   }
 
-  #dispatch(a: Active, e: Extract<Effect, { kind: "dispatch" }>): void {
+  #dispatch(
+    a: Active,
+    e: Extract<Effect, { kind: "dispatch" }>,
+    resend: boolean,
+  ): void {
     this.#clearSent(a, e.node);
     const s: Sent = {
       step: e.leaf.index,
@@ -635,6 +758,8 @@ export class Runner {
       seq: 0,
       sentAt: 0,
       sends: 0,
+      resends: 0,
+      resend,
     };
     a.sent.set(e.node, s);
     const wait = e.notBefore - this.#deps.clock.now();
@@ -650,6 +775,12 @@ export class Runner {
 
   #send(a: Active, node: string, s: Sent): void {
     const now = this.#deps.clock.now();
+    const stored = this.#deps.store.get(a.record.id);
+    if (stored && stored.rev > a.rev && this.#supersedes(stored.rec, a)) {
+      // The watch has not told us yet, but the job is no longer ours.
+      this.#fence(a, stored.rec.owner);
+      return;
+    }
     if (!this.#holdsLease(now)) {
       // Peers may already count us gone and be taking our jobs: send
       // nothing until our own heartbeat gets through; the sweep retries.
@@ -665,7 +796,7 @@ export class Runner {
     const timeoutMs = s.leaf.timeoutMs ?? this.#deps.config.taskTimeoutMs;
     // Every node of a step gets the same command: build and encode it once
     // per batch (same job, step, attempt and timeout, within a second).
-    const ck = `${a.record.id}.${s.step}.${s.attempt}.${timeoutMs}`;
+    const ck = `${a.record.id}.${s.step}.${s.attempt}.${timeoutMs}.${s.resend}`;
     let body = this.#cmd?.key === ck && now - this.#cmd.at < 1000
       ? this.#cmd.body
       : undefined;
@@ -680,6 +811,7 @@ export class Runner {
         params: s.leaf.params,
         timeout_ms: timeoutMs,
         issued_at: iso(now),
+        ...(s.resend ? { resend: true } : {}),
       };
       body = encodeJson(cmd);
       this.#cmd = { key: ck, at: now, body };
@@ -691,8 +823,9 @@ export class Runner {
       subjects.command(node),
       body,
       // The first send is de-duplicated by the stream across a controller
-      // restart; a deliberate re-send needs a fresh id to get through.
-      s.sends === 1 ? key : `${key}.r${s.sends}`,
+      // restart, and so is a retry of a publish that got no ack (it may have
+      // landed); a deliberate re-send needs a fresh id to get through.
+      s.resends === 0 ? key : `${key}.r${s.resends}`,
       (seq, err) => {
         s.seq = seq;
         if (err) {
@@ -836,15 +969,25 @@ export class Runner {
           );
           continue;
         }
-        const taken = registry.nodes.get(node)?.cmd_seq ?? 0;
-        if (
-          s.seq === -1 ||
-          (s.seq > 0 && taken < s.seq && now - s.sentAt > redeliverAfter)
-        ) {
-          log.info("re-sending a command the node has not taken", {
-            node,
-            step: s.step,
-          });
+        const rec = registry.nodes.get(node);
+        if (s.seq === -1 && now - s.sentAt >= RETRY_PUBLISH_MS) {
+          this.#send(a, node, s);
+          continue;
+        }
+        if (s.seq <= 0 || now - s.sentAt <= redeliverAfter) continue;
+        // Not taken: the node missed it. Or taken and done with (every
+        // command up to resume_seq has an outcome, by the node's account),
+        // yet no outcome reached us: it was dropped on the way.
+        const missed = (rec?.cmd_seq ?? 0) < s.seq;
+        if (missed || (rec?.resume_seq ?? 0) >= s.seq) {
+          log.info(
+            missed
+              ? "re-sending a command the node has not taken"
+              : "re-sending a command the node passed without an outcome",
+            { node, job: a.record.id, step: s.step },
+          );
+          s.resends++;
+          s.resend = true;
           this.#send(a, node, s);
         }
       }
@@ -869,16 +1012,39 @@ export class Runner {
     const snapshot = { ...a.record };
     const prev = this.#saves.get(id) ?? Promise.resolve();
     const next = prev.then(async () => {
-      try {
-        a.rev = (await this.#deps.store.update(snapshot, a.rev)).rev;
-      } catch (e) {
-        if (e instanceof StaleRecordError) {
-          const cur = this.#deps.store.get(id)?.rec;
-          if (this.#active.get(id) === a) this.#fence(a, cur?.owner);
-        } else {log.error("saving a job record failed", {
-            job: id,
-            error: String(e),
-          });}
+      let rev = a.rev;
+      for (let tries = 1;; tries++) {
+        try {
+          a.rev = (await this.#deps.store.update(snapshot, rev)).rev;
+          return;
+        } catch (e) {
+          if (!(e instanceof StaleRecordError)) {
+            log.error("saving a job record failed", {
+              job: id,
+              error: String(e),
+            });
+            return;
+          }
+          const cur = this.#deps.store.get(id);
+          // A late write from an earlier epoch is overwritten; anything else
+          // means the job has moved on without us. (A final record matters
+          // most: dropped, the job would look running forever.)
+          if (cur && tries < 5 && !this.#supersedes(cur.rec, a)) {
+            rev = cur.rev;
+            continue;
+          }
+          if (this.#active.get(id) === a) this.#fence(a, cur?.rec.owner);
+          else if (
+            TERMINAL.has(snapshot.status) &&
+            !TERMINAL.has(cur?.rec.status ?? "pending")
+          ) {
+            log.warn("a finished job's record could not be written", {
+              job: id,
+              stored: cur?.rec.status ?? "(none)",
+            });
+          }
+          return;
+        }
       }
     });
     this.#saves.set(id, next);

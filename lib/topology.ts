@@ -22,6 +22,8 @@ export const STREAM_RESULTS = "GRID_RES";
 export const BUCKET_JOBS = "grid_jobs";
 export const BUCKET_NODES = "grid_nodes";
 export const BUCKET_CONTROLLERS = "grid_controllers";
+/** Create-only ownership claims, one key per job and epoch. */
+export const BUCKET_CLAIMS = "grid_claims";
 
 export const subjects = {
   /** Where the controller publishes a node's commands (stored). */
@@ -100,7 +102,14 @@ export async function ensureTopology(
     }
   }
   const kvm = new Kvm(nc);
-  for (const bucket of [BUCKET_JOBS, BUCKET_NODES, BUCKET_CONTROLLERS]) {
+  for (
+    const bucket of [
+      BUCKET_JOBS,
+      BUCKET_NODES,
+      BUCKET_CONTROLLERS,
+      BUCKET_CLAIMS,
+    ]
+  ) {
     await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1 });
   }
 }

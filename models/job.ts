@@ -190,6 +190,11 @@ export const JobRecord = z.object({
   error: z.string().optional(),
   /** The controller running the job. */
   owner: z.string().optional(),
+  /**
+   * Ownership epoch: the owner holds this epoch's claim (see
+   * controller/claims.ts). A record from a lower epoch is a late write.
+   */
+  epoch: z.number().int().min(0).optional(),
   created_at: z.string(),
   updated_at: z.string(),
   started_at: z.string().optional(),

@@ -14,6 +14,13 @@ export const RunCommand = z.object({
   params: z.record(z.string(), z.string()),
   timeout_ms: z.number(),
   issued_at: z.string(),
+  /**
+   * This attempt may have reached the node before (a re-send, or a send by a
+   * controller that adopted the job): the worker checks the results stream
+   * for an outcome before running it, since its ledger may be from after a
+   * restart.
+   */
+  resend: z.boolean().optional(),
 });
 export type RunCommand = z.infer<typeof RunCommand>;
 

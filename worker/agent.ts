@@ -44,6 +44,7 @@ import type { ActionContext, BackendDef, Exec } from "../backends/types.ts";
 import { runAction } from "../backends/run.ts";
 import { describeBackends } from "../backends/mod.ts";
 import { Ledger } from "./ledger.ts";
+import { type Arrival, isHistory, mustLookUpOutcome } from "./intake.ts";
 import { AckedPublisher } from "../lib/acked.ts";
 
 const log = logger("gridw");
@@ -83,7 +84,8 @@ export class Agent {
   #sub?: Subscription;
   #timers: ReturnType<typeof setInterval>[] = [];
   #stopping = false;
-  #startedAt = new Date().toISOString();
+  #startedMs = Date.now();
+  #startedAt = iso(this.#startedMs);
   #idle: Promise<void> = Promise.resolve();
   #idleResolve?: () => void;
 
@@ -196,10 +198,18 @@ export class Agent {
 
   async #onLive(msg: Msg): Promise<void> {
     const seq = Number(msg.headers?.get(HDR_SEQUENCE));
-    if (!seq || seq <= this.#lastSeq) return;
+    if (!Number.isSafeInteger(seq) || seq <= 0) return;
+    if (seq <= this.#lastSeq) {
+      // Mostly the live copy of a command catch-up has taken, which the
+      // ledger drops. One the ledger does not know was passed over without
+      // being taken (the resume point moved past it somehow): dropping it
+      // would leave its job waiting for a re-send, if one ever comes.
+      await this.#take(seq, msg.data, "late");
+      return;
+    }
     const prev = Number(msg.headers?.get(HDR_LAST_SEQUENCE) || 0);
     if (prev > this.#lastSeq) await this.#catchUp(prev);
-    await this.#take(seq, msg.data, true);
+    await this.#take(seq, msg.data, "live");
   }
 
   /**
@@ -222,10 +232,25 @@ export class Agent {
       let got = 0;
       for await (const m of batch) {
         got++;
-        if (m.seq > end) return;
-        if (m.seq > this.#lastSeq) await this.#take(m.seq, m.data, false);
+        if (m.seq > this.#lastSeq && m.seq <= end) {
+          await this.#take(m.seq, m.data, "stream");
+        }
+        // Done: left alone, the fetch would wait out its expiry for more,
+        // holding up every command behind it.
+        if (m.seq >= end) {
+          batch.stop();
+          return;
+        }
       }
-      if (got === 0) break;
+      if (got === 0) {
+        // What is left is taken when it comes live; a command lost here is
+        // one the controller re-sends (our resume point is past it).
+        log.warn("catching up on commands stopped short", {
+          at: this.#lastSeq,
+          newest: end,
+        });
+        break;
+      }
     }
   }
 
@@ -240,7 +265,7 @@ export class Agent {
     }
   }
 
-  async #take(seq: number, data: Uint8Array, live: boolean): Promise<void> {
+  async #take(seq: number, data: Uint8Array, arrival: Arrival): Promise<void> {
     this.#lastSeq = Math.max(this.#lastSeq, seq);
     let cmd: Command;
     try {
@@ -254,6 +279,8 @@ export class Agent {
       return;
     }
     const key = Ledger.key(cmd.job, cmd.step, cmd.attempt);
+    // An abort is applied however it arrives, late too: applying one twice
+    // changes nothing.
     if (cmd.type === "abort") {
       this.#ledger.add(key);
       this.#queue = this.#queue.filter((q) =>
@@ -265,25 +292,60 @@ export class Agent {
       }
       return;
     }
-    if (this.#ledger.has(key)) return;
+    // The ledger is bounded: what is queued or running is checked as well,
+    // so a late or re-sent copy can never run beside the original.
+    if (this.#ledger.has(key) || this.#holds(key)) return;
     this.#ledger.add(key);
-    // Read back from the stream after a long absence, a command is history:
-    // its job has long been told this node was lost.
-    if (
-      !live && Date.now() - Date.parse(cmd.issued_at) > this.#o.catchUpWindowMs
-    ) {
+    const now = Date.now();
+    const issuedAt = Date.parse(cmd.issued_at);
+    const window = this.#o.catchUpWindowMs;
+    if (isHistory(arrival, issuedAt, now, window)) {
       log.info("skipping a command older than the catch-up window", {
         job: cmd.job,
         step: cmd.step,
       });
       return;
     }
-    // A command read back from the stream may already have an outcome
-    // (reported before a restart, or decided by the controller): skip it.
-    if (!live && await this.#hasOutcome(cmd)) return;
+    // The ledger starts empty on every start: an attempt that may have
+    // reached an earlier run of this worker (read back, out of order,
+    // re-sent, or sent before this start) may already have an outcome,
+    // reported then or decided by the controller since.
+    const lookUp = mustLookUpOutcome({
+      arrival,
+      resend: cmd.resend === true,
+      issuedAt,
+      startedAt: this.#startedMs,
+      now,
+      catchUpWindowMs: window,
+    });
+    if (lookUp && await this.#hasOutcome(cmd)) {
+      // Routine on catch-up after a restart; live, it is a duplicate the
+      // ledger alone would have let through.
+      (arrival === "stream" ? log.debug : log.info)(
+        "skipping a command that already has an outcome",
+        { job: cmd.job, step: cmd.step, attempt: cmd.attempt, arrival },
+      );
+      return;
+    }
+    if (arrival === "late") {
+      log.warn("taking a command delivered behind the resume point", {
+        seq,
+        job: cmd.job,
+        step: cmd.step,
+      });
+    }
     this.#seqOf.set(cmd, seq);
     this.#queue.push(cmd);
     this.#next();
+  }
+
+  /** Whether this attempt is queued or running now. */
+  #holds(key: string): boolean {
+    const r = this.#running?.cmd;
+    if (r && Ledger.key(r.job, r.step, r.attempt) === key) return true;
+    return this.#queue.some((q) =>
+      Ledger.key(q.job, q.step, q.attempt) === key
+    );
   }
 
   /**
@@ -306,7 +368,7 @@ export class Agent {
         if (/no message found/i.test(String(e))) return false;
         if (attempt >= 8 || this.#stopping) {
           log.warn(
-            "cannot tell whether a caught-up task already ran; running it",
+            "cannot tell whether a task already ran; running it",
             {
               job: cmd.job,
               step: cmd.step,
