@@ -4,6 +4,7 @@
  * bucket; the revision a write was based on decides who wins.
  */
 import type { KV } from "@nats-io/kv";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { followBucket } from "../lib/kv_follow.ts";
 import { JobRecord } from "../models/job.ts";
 import { logger } from "../lib/log.ts";
@@ -37,13 +38,13 @@ export class JobStore {
   /** Records this controller is writing, as sent. */
   #writing = new Map<string, { bytes: Uint8Array; rec: JobRecord }>();
 
-  constructor(kv: KV) {
+  constructor(kv: KV, readonly js: JetStreamClient) {
     this.#kv = kv;
   }
 
   /** Reads every record, then follows changes. */
   async start(): Promise<void> {
-    const f = await followBucket(this.#kv, "job records", (e) => {
+    const f = await followBucket(this.js, this.#kv, "job records", (e) => {
       if (e.operation !== "PUT") return;
       // Our own writes come back here, often before the write's ack:
       // what we wrote needs no parsing or validating.

@@ -7,6 +7,7 @@ import { parseDaemonArgs, shutdownSignal } from "../lib/cli.ts";
 import { ConfigError, loadConfig } from "../lib/config_file.ts";
 import { die, logger, setLogLevel } from "../lib/log.ts";
 import { connectNats } from "../lib/nats.ts";
+import { jetstreamClient } from "../lib/ordered.ts";
 import { systemClock } from "../lib/clock.ts";
 import {
   BUCKET_CLAIMS,
@@ -133,12 +134,14 @@ async function main(): Promise<void> {
     () => ensureTopology(nc, { replicas: config.nats.jetstream.replicas }),
   );
   const kvm = new Kvm(nc);
+  const js = jetstreamClient(nc);
   const registry = new Registry(
     await kvm.open(BUCKET_NODES),
     config.nodes.offline_after,
+    js,
   );
   await registry.ready();
-  const store = new JobStore(await kvm.open(BUCKET_JOBS));
+  const store = new JobStore(await kvm.open(BUCKET_JOBS), js);
   await store.start();
   const peers = new Peers(
     await kvm.open(BUCKET_CONTROLLERS),
@@ -146,6 +149,7 @@ async function main(): Promise<void> {
     { id: config.nats.name, hostname: Deno.hostname(), version: VERSION },
     config.controller.heartbeat_interval,
     config.controller.stale_threshold,
+    js,
   );
   await peers.start();
   const runner = new Runner({

@@ -3,6 +3,7 @@
  * the others, so a dead owner's running jobs can be taken over.
  */
 import type { KV } from "@nats-io/kv";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { followBucket } from "../lib/kv_follow.ts";
 import { ControllerRecord } from "../models/controller.ts";
 import { logger } from "../lib/log.ts";
@@ -31,6 +32,7 @@ export class Peers {
     self: Pick<ControllerRecord, "id" | "hostname" | "version">,
     readonly heartbeatMs: number,
     readonly staleMs: number,
+    readonly js: JetStreamClient,
   ) {
     const now = iso(clock.now());
     this.#self = { ...self, status: "online", last_seen: now, started_at: now };
@@ -41,7 +43,7 @@ export class Peers {
   }
 
   async start(): Promise<void> {
-    const f = await followBucket(this.kv, "controllers", (e) => {
+    const f = await followBucket(this.js, this.kv, "controllers", (e) => {
       const have = this.#revs.get(e.key) ?? 0;
       if (e.revision <= have) return;
       this.#revs.set(e.key, e.revision);

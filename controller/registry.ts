@@ -3,6 +3,7 @@
  * bucket that workers heartbeat into.
  */
 import type { KV } from "@nats-io/kv";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { followBucket } from "../lib/kv_follow.ts";
 import { NodeRecord } from "../models/node.ts";
 import { logger } from "../lib/log.ts";
@@ -18,8 +19,12 @@ export class Registry {
   #ready: Promise<void>;
   #stop?: () => void;
 
-  constructor(kv: KV, readonly offlineAfterMs: number) {
-    this.#ready = this.#watch(kv);
+  constructor(
+    kv: KV,
+    readonly offlineAfterMs: number,
+    js: JetStreamClient,
+  ) {
+    this.#ready = this.#watch(kv, js);
   }
 
   /** Resolves once the initial snapshot has been read. */
@@ -36,8 +41,8 @@ export class Registry {
     this.#stop?.();
   }
 
-  async #watch(kv: KV): Promise<void> {
-    const f = await followBucket(kv, "nodes", (e) => {
+  async #watch(kv: KV, js: JetStreamClient): Promise<void> {
+    const f = await followBucket(js, kv, "nodes", (e) => {
       const have = this.#revs.get(e.key) ?? 0;
       if (e.revision <= have) return;
       this.#revs.set(e.key, e.revision);

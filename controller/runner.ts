@@ -366,6 +366,25 @@ export class Runner {
     this.#lastSeen =
       (await this.#jsm.streams.info(STREAM_RESULTS)).state.last_seq;
     this.#followLive();
+    // A reader can go quiet without failing: its pulls stop after the
+    // JetStream cluster lost its leader, or it sits on a peer that is not
+    // caught up. When the stream has moved on and we have not, read again.
+    this.#watchdog = setInterval(async () => {
+      try {
+        const last =
+          (await this.#jsm.streams.info(STREAM_RESULTS)).state.last_seq;
+        if (last > this.#lastSeen && this.#lastSeen === this.#seenAtCheck) {
+          log.warn("reading results stalled; reading again", {
+            at: this.#lastSeen,
+            stream: last,
+          });
+          this.#stopConsumer?.(); // the reader's loop ends and restarts
+        }
+        this.#seenAtCheck = this.#lastSeen;
+      } catch {
+        // JetStream unavailable: the next check will tell.
+      }
+    }, 3000);
   }
 
   /** Reads every event after the last one seen; if reading stops, starts again from there. */

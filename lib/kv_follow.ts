@@ -1,52 +1,89 @@
 /**
- * Follows a KV bucket: every current value, then every change. The watch
- * starts first and the snapshot is read after, so nothing falls between
- * (an entry may arrive twice; callers keep the newest revision).
+ * Follows a KV bucket: every current value, then every change. The change
+ * reader starts first and the snapshot is read after, so nothing falls
+ * between (an entry may arrive twice; callers keep the newest revision).
  *
- * nats-server 2.9 may place a watch's one-replica consumer on a cluster
- * peer that is gone, and the watch then delivers nothing. A watchdog
- * notices when the bucket has moved on and the watch has not, and starts a
- * new watch from the last revision seen.
+ * Changes are read with an ordered consumer on the bucket's stream rather
+ * than `kv.watch`, so its placement can be checked (lib/ordered.ts):
+ * nats-server 2.9 may place a one-replica consumer on a cluster peer that
+ * is gone or still catching up, and it then delivers nothing. A watchdog
+ * also notices when the bucket has moved on and the reader has not, and
+ * starts a new one from the last revision seen.
  */
-import type { KV, KvEntry } from "@nats-io/kv";
-import { KvWatchInclude } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { logger } from "./log.ts";
+import { openOrdered } from "./ordered.ts";
 
 const log = logger("kv");
+
+/** Short pulls with one-second heartbeats: a reader on a dead server is replaced within seconds. */
+const CONSUME = { expires: 5000, idle_heartbeat: 1000 } as const;
 
 export interface Follower {
   stop(): void;
 }
 
+export interface BucketEntry {
+  key: string;
+  revision: number;
+  operation: "PUT" | "DEL" | "PURGE";
+  value: Uint8Array;
+  // deno-lint-ignore no-explicit-any
+  json(): any;
+}
+
 export async function followBucket(
+  js: JetStreamClient,
   kv: KV,
   name: string,
-  apply: (e: KvEntry) => void,
+  apply: (e: BucketEntry) => void,
   checkMs = 3000,
 ): Promise<Follower> {
-  let lastRev = 0;
+  const status = await kv.status();
+  const stream = status.streamInfo.config.name;
+  const prefix = `$KV.${status.bucket}.`;
+  let lastRev = status.streamInfo.state.last_seq;
   let seenAtCheck = -1;
   let stopped = false;
-  let stopWatch = () => {};
-  const deliver = (e: KvEntry) => {
+  let stopReader = () => {};
+  const deliver = (e: BucketEntry) => {
     if (e.revision > lastRev) lastRev = e.revision;
     apply(e);
   };
-  const watch = async (from: number) => {
-    const iter = await kv.watch(
-      from > 0
-        ? { resumeFromRevision: from }
-        : { include: KvWatchInclude.UpdatesOnly },
-    );
-    stopWatch = () => iter.stop();
+  const read = async (from: number) => {
+    const c = await openOrdered(js, stream, {
+      filter_subjects: `${prefix}>`,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    const msgs = await c.consume(CONSUME);
+    stopReader = () => msgs.stop();
     (async () => {
-      for await (const e of iter) deliver(e);
+      for await (const m of msgs) {
+        const op = m.headers?.get("KV-Operation");
+        deliver({
+          key: m.subject.slice(prefix.length),
+          revision: m.seq,
+          operation: op === "DEL" || op === "PURGE" ? op : "PUT",
+          value: m.data,
+          json: () => m.json(),
+        });
+      }
     })().catch((e) => log.warn(`watch of ${name} ended`, { error: String(e) }));
   };
-  await watch(0);
+  await read(lastRev + 1);
   for await (const k of await kv.keys()) {
     const e = await kv.get(k);
-    if (e) deliver(e);
+    if (e) {
+      deliver({
+        key: e.key,
+        revision: e.revision,
+        operation: e.operation,
+        value: e.value,
+        json: () => e.json(),
+      });
+    }
   }
   const timer = setInterval(async () => {
     try {
@@ -56,8 +93,8 @@ export async function followBucket(
           at: lastRev,
           bucket: last,
         });
-        stopWatch();
-        await watch(lastRev + 1);
+        stopReader();
+        await read(lastRev + 1);
       }
       seenAtCheck = lastRev;
     } catch {
@@ -68,7 +105,7 @@ export async function followBucket(
     stop() {
       stopped = true;
       clearInterval(timer);
-      stopWatch();
+      stopReader();
     },
   };
 }

@@ -2,7 +2,8 @@
  * Opening an ordered consumer, robustly. In a JetStream cluster that has
  * lost a server, nats-server 2.9 may still place a new one-replica consumer
  * on the missing peer, and the create request then times out; a second try
- * lands elsewhere. So creation is retried with a short timeout.
+ * lands elsewhere. So creation is retried with a short timeout, and a
+ * consumer placed on a peer without a current copy is replaced.
  */
 import type {
   Consumer,
@@ -27,9 +28,33 @@ export async function openOrdered(
 ): Promise<Consumer> {
   for (let i = 1;; i++) {
     try {
-      return await js.consumers.get(stream, { ...opts });
+      const c = await js.consumers.get(stream, { ...opts });
+      if (i < attempts && !await placedWell(js, stream, c)) {
+        c.delete().catch(() => {});
+        continue;
+      }
+      return c;
     } catch (e) {
       if (i >= attempts || (e as Error).name !== "TimeoutError") throw e;
     }
   }
+}
+
+/**
+ * Whether a new consumer's leader holds a current copy of the stream. A
+ * one-replica consumer reads its server's copy: placed on a peer that is
+ * down, or back but still catching up, it delivers nothing while it looks
+ * healthy (nats-server 2.9 places them there).
+ */
+async function placedWell(
+  js: JetStreamClient,
+  stream: string,
+  c: Consumer,
+): Promise<boolean> {
+  const leader = (await c.info(true)).cluster?.leader;
+  if (!leader) return true; // not clustered
+  const si = await (await js.jetstreamManager()).streams.info(stream);
+  if (si.cluster?.leader === leader) return true;
+  const peer = si.cluster?.replicas?.find((r) => r.name === leader);
+  return peer !== undefined && peer.current && !peer.offline;
 }
