@@ -41,27 +41,41 @@ export interface ClusterOptions {
   echo?: (proc: string, line: string) => void;
 }
 
+export interface ProcOptions {
+  /** Where it runs: the checkout unless given (the soak runs a copy of the code). */
+  cwd?: string;
+  /** How many of the latest lines `log` keeps: all unless given (0 for long runs that log to files). */
+  keep?: number;
+}
+
 export class Proc {
   readonly log: string[] = [];
   readonly child: Deno.ChildProcess;
+  /** Its exit code, once it has exited. */
+  exitCode?: number;
+  /** `stop()` was called: the exit is one we asked for. */
+  stopping = false;
   #pump: Promise<void>;
   constructor(
     readonly name: string,
     args: string[],
     env: Record<string, string> = {},
     readonly echo?: (line: string) => void,
+    readonly opts: ProcOptions = {},
   ) {
     this.child = new Deno.Command(Deno.execPath(), {
       args,
-      cwd: ROOT,
+      cwd: opts.cwd ?? ROOT,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
       env: { GRID_LOG: "info", NO_COLOR: "1", ...env },
     }).spawn();
+    this.child.status.then((s) => (this.exitCode = s.code));
+    // A read that fails ends that stream's log; it must not go unhandled.
     this.#pump = Promise.all([
-      this.#read(this.child.stdout),
-      this.#read(this.child.stderr),
+      this.#read(this.child.stdout).catch(() => {}),
+      this.#read(this.child.stderr).catch(() => {}),
     ])
       .then(() => {});
   }
@@ -73,14 +87,31 @@ export class Proc {
       buf += dec.decode(chunk, { stream: true });
       const lines = buf.split("\n");
       buf = lines.pop()!;
-      this.log.push(...lines);
+      this.#keep(lines);
       if (this.echo) { for (const l of lines) this.echo(l); }
     }
-    if (buf) this.log.push(buf);
+    if (buf) {
+      this.#keep([buf]);
+      this.echo?.(buf);
+    }
+  }
+
+  #keep(lines: string[]): void {
+    const keep = this.opts.keep;
+    if (keep === 0) return;
+    this.log.push(...lines);
+    if (keep !== undefined && this.log.length > 2 * keep) {
+      this.log.splice(0, this.log.length - keep);
+    }
   }
 
   get pid(): number {
     return this.child.pid;
+  }
+
+  /** Not exited (nor a zombie). */
+  get running(): boolean {
+    return this.exitCode === undefined && pidAlive(this.pid);
   }
 
   /** Direct children (the controller's nats-server). */
@@ -92,6 +123,7 @@ export class Proc {
     signal: Deno.Signal = "SIGTERM",
     graceMs = 10_000,
   ): Promise<Deno.CommandStatus> {
+    this.stopping = true;
     try {
       this.child.kill(signal);
     } catch { /* already exited */ }
@@ -112,8 +144,8 @@ export class Proc {
     return s;
   }
 
-  dump(): string {
-    return `--- ${this.name} ---\n${this.log.slice(-150).join("\n")}`;
+  dump(lines = 150): string {
+    return `--- ${this.name} ---\n${this.log.slice(-lines).join("\n")}`;
   }
 }
 

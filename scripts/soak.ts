@@ -16,13 +16,13 @@
  * Every process it starts, and its temp dir, is removed on exit and on Ctrl-C.
  */
 import { join } from "node:path";
+import { type Json, Proc, ROOT } from "../scenarios/cluster.ts";
 import {
-  freePort,
-  type Json,
-  killPid,
-  pidAlive,
-  ROOT,
-} from "../scenarios/cluster.ts";
+  clusterConfig,
+  ControllerSet,
+  type Member,
+  preferring,
+} from "../scenarios/controllers.ts";
 
 const USAGE = `deno task soak [flags]
 
@@ -186,25 +186,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function waitUntil(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = String(e);
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ""}`);
-}
-
 const t0 = Date.now();
 function since(at = Date.now()): string {
   return `+${((at - t0) / 1000).toFixed(1)}s`;
@@ -272,123 +253,46 @@ function codeVersion(): string {
 
 // ---- processes ----
 
-/** A child `deno run` whose output goes to a log file, line by line. */
-class LoggedProc {
-  readonly child: Deno.ChildProcess;
-  readonly status: Promise<Deno.CommandStatus>;
-  readonly done: Promise<void>;
-  /** Set before a stop or kill we mean, so the exit is not an anomaly. */
-  intended = false;
-  exitCode?: number;
-
-  constructor(
-    readonly name: string,
-    readonly incarnation: number,
-    cwd: string,
-    args: string[],
-    env: Record<string, string>,
-    log: Deno.FsFile,
-    onLine?: (line: string) => void,
-  ) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { GRID_LOG: "info", NO_COLOR: "1", ...env },
-    }).spawn();
-    const enc = new TextEncoder();
-    const write = (line: string) => {
-      try {
-        log.writeSync(enc.encode(line + "\n"));
-      } catch { /* log closed at shutdown */ }
-    };
+/**
+ * Starts a child `deno run` whose output goes to a log file, line by line
+ * (none kept in memory), between lines that mark its start and its exit.
+ */
+function logged(
+  name: string,
+  incarnation: number,
+  cwd: string,
+  args: string[],
+  env: Record<string, string>,
+  log: Deno.FsFile,
+  onLine?: (line: string) => void,
+): Proc {
+  const enc = new TextEncoder();
+  const write = (line: string) => {
+    try {
+      log.writeSync(enc.encode(line + "\n"));
+    } catch { /* log closed at shutdown */ }
+  };
+  const p = new Proc(name, args, env, (line) => {
+    write(line);
+    onLine?.(line);
+  }, { cwd, keep: 0 });
+  write(
+    `==== soak: ${name} #${incarnation} pid ${p.pid} started ${
+      new Date().toISOString()
+    } ====`,
+  );
+  p.child.status.then((s) =>
     write(
-      `==== soak: ${name} #${incarnation} pid ${this.child.pid} started ${
-        new Date().toISOString()
-      } ====`,
-    );
-    const pump = async (stream: ReadableStream<Uint8Array>) => {
-      const dec = new TextDecoder();
-      let buf = "";
-      const emit = (l: string) => {
-        write(l);
-        onLine?.(l);
-      };
-      for await (const chunk of stream) {
-        buf += dec.decode(chunk, { stream: true });
-        let i;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          emit(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      }
-      if (buf) emit(buf);
-    };
-    this.done = Promise.all([
-      pump(this.child.stdout).catch(() => {}),
-      pump(this.child.stderr).catch(() => {}),
-    ]).then(() => {});
-    this.status = this.child.status.then((s) => {
-      this.exitCode = s.code;
-      write(
-        `==== soak: ${name} #${incarnation} exited code ${s.code}${
-          s.signal ? ` signal ${s.signal}` : ""
-        } ${new Date().toISOString()} ====`,
-      );
-      return s;
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  get running(): boolean {
-    return this.exitCode === undefined && pidAlive(this.pid);
-  }
-
-  /** Direct children (a controller's nats-server). */
-  children(): number[] {
-    const out: number[] = [];
-    try {
-      for (const t of Deno.readDirSync(`/proc/${this.pid}/task`)) {
-        const text = Deno.readTextFileSync(
-          `/proc/${this.pid}/task/${t.name}/children`,
-        );
-        out.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
-      }
-    } catch { /* gone */ }
-    return out;
-  }
-
-  /** Sends `signal`; SIGKILL after `graceMs`; resolves once output is read. */
-  async stop(signal: Deno.Signal, graceMs = 10_000): Promise<void> {
-    this.intended = true;
-    try {
-      this.child.kill(signal);
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, graceMs);
-    await this.status;
-    clearTimeout(timer);
-    await this.done;
-  }
+      `==== soak: ${name} #${incarnation} exited code ${s.code}${
+        s.signal ? ` signal ${s.signal}` : ""
+      } ${new Date().toISOString()} ====`,
+    )
+  );
+  return p;
 }
 
-interface Controller {
-  name: string;
-  api: number;
-  nats: number;
-  route: number;
-  file: string;
+interface Controller extends Member {
   log: Deno.FsFile;
-  proc?: LoggedProc;
-  starts: number;
   /** Up and answering: takes submissions, may be a fault's victim. */
   up: boolean;
 }
@@ -396,10 +300,8 @@ interface Controller {
 interface Worker {
   id: string;
   groups: string[];
-  file: string;
   log: Deno.FsFile;
-  proc?: LoggedProc;
-  starts: number;
+  proc?: Proc;
   up: boolean;
 }
 
@@ -572,13 +474,14 @@ function pickKind(rand: () => number): Kind {
 // ---- the soak ----
 
 class Soak {
-  readonly dir = Deno.makeTempDirSync({ prefix: "grid-soak-" });
-  readonly tmp = join(this.dir, "tmp");
+  /** c1, c2, c3 and the workers: their processes, configs and temp dir. */
+  readonly set: ControllerSet;
+  readonly dir: string;
   /**
    * The code every process runs: a copy taken at start, so a process
    * restarted mid-run runs what the others run even if the tree changes.
    */
-  readonly src = join(this.dir, "src");
+  readonly src: string;
   readonly controllers: Controller[];
   readonly workers: Worker[];
   readonly faults: FaultRecord[] = [];
@@ -609,7 +512,20 @@ class Soak {
   readonly stopAll = new AbortController();
 
   constructor(readonly o: Options) {
-    Deno.mkdirSync(this.tmp);
+    this.set = new ControllerSet(
+      ["c1", "c2", "c3"],
+      clusterConfig({
+        staleThreshold: "5s",
+        maxConcurrent: 20,
+        maxPending: 500,
+      }),
+      {
+        prefix: "grid-soak-",
+        spawn: (name, args, env, n) => this.#spawn(name, args, env, n),
+      },
+    );
+    this.dir = this.set.dir;
+    this.src = join(this.dir, "src");
     snapshot(ROOT, this.src);
     Deno.mkdirSync(join(this.dir, "logs"));
     const open = (name: string) =>
@@ -617,89 +533,56 @@ class Soak {
         create: true,
         append: true,
       });
-    this.controllers = ["c1", "c2", "c3"].map((name) => ({
-      name,
-      api: freePort(),
-      nats: freePort(),
-      route: freePort(),
-      file: join(this.dir, `${name}.yaml`),
-      log: open(name),
-      starts: 0,
-      up: false,
-    }));
+    this.controllers = this.set.members.map((m) =>
+      Object.assign(m, { log: open(m.name), up: false })
+    );
     this.workers = Array.from({ length: o.workers }, (_, i) => {
       const id = `w${String(i + 1).padStart(2, "0")}`;
       return {
         id,
         groups: [GROUPS[i % GROUPS.length]!, "fleet"],
-        file: join(this.dir, `${id}.yaml`),
         log: open(id),
-        starts: 0,
         up: false,
       };
     });
   }
 
-  // ---- controllers ----
-
-  controllerConfig(m: Controller): string {
-    const peers = this.controllers.filter((p) => p !== m);
-    return `api: {host: 127.0.0.1, port: ${m.api}}
-nats:
-  name: ${m.name}
-  server: {host: 127.0.0.1, port: ${m.nats}}
-  client:
-    urls: [${peers.map((p) => `nats://127.0.0.1:${p.nats}`).join(", ")}]
-  cluster:
-    name: grid
-    host: 127.0.0.1
-    port: ${m.route}
-    routes: [${peers.map((p) => `nats://127.0.0.1:${p.route}`).join(", ")}]
-  jetstream: {store_dir: ${join(this.dir, `js-${m.name}`)}, replicas: 3}
-controller: {heartbeat_interval: 500ms, stale_threshold: 5s}
-scheduler: {max_concurrent: 20, max_pending: 500, task_timeout: 60s}
-nodes: {offline_after: 10s}
-`;
+  /** How the set starts a process: logged to its file, running our copy of the code. */
+  #spawn(
+    name: string,
+    args: string[],
+    env: Record<string, string>,
+    incarnation: number,
+  ): Proc {
+    const w = this.workers.find((w) => w.id === name);
+    const log = w?.log ?? this.controllers.find((m) => m.name === name)!.log;
+    const label = `${name}#${incarnation}`;
+    return logged(
+      name,
+      incarnation,
+      this.src,
+      args,
+      env,
+      log,
+      w ? (line) => this.#onWorkerLine(name, label, line) : undefined,
+    );
   }
 
+  // ---- controllers ----
+
   startController(m: Controller): void {
-    Deno.writeTextFileSync(m.file, this.controllerConfig(m));
-    m.starts++;
-    const p = new LoggedProc(
-      m.name,
-      m.starts,
-      this.src,
-      ["run", "-P=controller", "controller/main.ts", "-c", m.file],
-      // The controller's nats-server config dirs go under our temp dir too.
-      { TMPDIR: this.tmp },
-      m.log,
-    );
-    m.proc = p;
-    p.status.then((s) => {
+    const p = this.set.start(m);
+    const n = this.set.starts.get(m.name);
+    p.child.status.then((s) => {
       m.up = false;
-      if (!p.intended && !this.#cleaned) {
-        this.anomaly(
-          `${m.name} #${p.incarnation} exited on its own (code ${s.code})`,
-        );
+      if (!p.stopping && !this.#cleaned) {
+        this.anomaly(`${m.name} #${n} exited on its own (code ${s.code})`);
       }
     });
   }
 
-  url(m: Controller): string {
-    return `http://127.0.0.1:${m.api}`;
-  }
-
   async readyController(m: Controller, timeoutMs = 120_000): Promise<void> {
-    await waitUntil(`${m.name} API`, async () => {
-      if (!m.proc?.running) {
-        throw new Error(`${m.name} exited (code ${m.proc?.exitCode})`);
-      }
-      const r = await fetch(`${this.url(m)}/status`, {
-        signal: AbortSignal.timeout(3000),
-      }).catch(() => undefined);
-      await r?.body?.cancel();
-      return r?.ok ?? false;
-    }, timeoutMs);
+    await this.set.ready(m, timeoutMs);
     m.up = true;
   }
 
@@ -713,35 +596,12 @@ nodes: {offline_after: 10s}
     return live[this.#rr++ % live.length];
   }
 
-  async api(
-    m: Controller,
-    method: string,
-    path: string,
-    body?: unknown,
-    timeoutMs = 15_000,
-  ): Promise<{ status: number; json: Json }> {
-    const r = await fetch(`${this.url(m)}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await r.text();
-    let json: Json;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = { error: text.slice(0, 200) };
-    }
-    return { status: r.status, json };
-  }
-
   /** Every job a controller knows, id → status. */
   async listJobs(m: Controller): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     let before: string | undefined;
     for (;;) {
-      const r = await this.api(
+      const r = await this.set.api(
         m,
         "GET",
         `/jobs?limit=1000${before ? `&before=${before}` : ""}`,
@@ -760,38 +620,18 @@ nodes: {offline_after: 10s}
   // ---- workers ----
 
   startWorker(w: Worker, index: number): void {
-    const urls = this.controllers.map((m) => `nats://127.0.0.1:${m.nats}`);
     // Spread the workers: each prefers a different server.
-    const k = index % urls.length;
-    const order = [...urls.slice(k), ...urls.slice(0, k)];
-    Deno.writeTextFileSync(
-      w.file,
-      `nats:
-  name: ${w.id}
-  client:
-    urls: [${order.join(", ")}]
-worker:
-  groups: [${w.groups.join(", ")}]
-  heartbeat_interval: 500ms
-  drain_timeout: 1s
-`,
-    );
-    w.starts++;
-    const label = `${w.id}#${w.starts}`;
-    const p = new LoggedProc(
+    const p = this.set.startWorker(
       w.id,
-      w.starts,
-      this.src,
-      ["run", "-P=worker", "worker/main.ts", "-c", w.file],
-      {},
-      w.log,
-      (line) => this.#onWorkerLine(w.id, label, line),
+      preferring(this.set.natsUrls(), index),
+      { groups: w.groups },
     );
+    const label = `${w.id}#${this.set.starts.get(w.id)}`;
     w.proc = p;
     w.up = true;
-    p.status.then((s) => {
+    p.child.status.then((s) => {
       w.up = false;
-      if (!p.intended && !this.#cleaned) {
+      if (!p.stopping && !this.#cleaned) {
         this.anomaly(`${label} exited on its own (code ${s.code})`);
       }
     });
@@ -814,21 +654,7 @@ worker:
   }
 
   async waitWorkersOnline(ids: string[], timeoutMs = 60_000): Promise<void> {
-    await waitUntil(
-      `workers ${ids.join(",")} online`,
-      async () => {
-        const m = this.nextLive();
-        if (!m) return false;
-        const r = await this.api(m, "GET", "/nodes");
-        return ids.every((id) =>
-          (r.json.nodes as Json[]).some((n) =>
-            n.id === id && n.status === "online"
-          )
-        );
-      },
-      timeoutMs,
-      500,
-    );
+    await this.set.waitOnline(ids, () => this.nextLive(), timeoutMs, 500);
   }
 
   anomaly(msg: string): void {
@@ -885,7 +711,7 @@ worker:
     }
     this.inFlight++;
     try {
-      const r = await this.api(m, "POST", "/job", spec);
+      const r = await this.set.api(m, "POST", "/job", spec);
       if (r.status === 202) {
         this.subs.set(r.json.id, {
           id: r.json.id,
@@ -1031,7 +857,7 @@ worker:
     for (const m of this.controllers) {
       if (m.proc?.running) continue;
       say(`restarting ${m.name}, which is down`);
-      await this.#killKids(m);
+      await this.set.killChildren(m);
       this.startController(m);
       await this.readyController(m).catch((e) =>
         this.anomaly(`${m.name} did not come back: ${e}`)
@@ -1042,18 +868,6 @@ worker:
       say(`restarting ${w.id}, which is down`);
       this.startWorker(w, i);
     });
-  }
-
-  async #killKids(m: Controller): Promise<number[]> {
-    const kids = m.proc?.children() ?? [];
-    for (const k of kids) killPid(k);
-    await waitUntil(
-      `${m.name}'s nats-server to exit`,
-      () => kids.every((k) => !pidAlive(k)),
-      10_000,
-      50,
-    );
-    return kids;
   }
 
   /** SIGKILL a controller and its nats-server (a host crash), restart it later. */
@@ -1068,14 +882,7 @@ worker:
     } (owned ${owned} running jobs); restart after ${fmtSecs(down)}`;
     say(`FAULT ${f.kind} ${m.name}: ${f.detail}`);
     m.up = false;
-    await m.proc!.stop("SIGKILL");
-    for (const k of kids) killPid(k);
-    await waitUntil(
-      "its nats-server to exit",
-      () => kids.every((k) => !pidAlive(k)),
-      10_000,
-      50,
-    );
+    await this.set.crash(m);
     await sleep(down);
     this.startController(m);
     await this.readyController(m);
@@ -1086,7 +893,13 @@ worker:
   async owned(m: Controller): Promise<number | string> {
     const peer = this.live().find((p) => p !== m) ?? m;
     try {
-      const r = await this.api(peer, "GET", "/controllers", undefined, 3000);
+      const r = await this.set.api(
+        peer,
+        "GET",
+        "/controllers",
+        undefined,
+        3000,
+      );
       return (r.json.controllers as Json[]).find((c) => c.id === m.name)
         ?.jobs ?? 0;
     } catch {
@@ -1106,19 +919,7 @@ worker:
       kids.join(",")
     }; ${m.name} restarts it`;
     say(`FAULT ${f.kind} ${m.name}: ${f.detail}`);
-    for (const k of kids) killPid(k);
-    await waitUntil(
-      `${m.name} to restart its nats-server`,
-      async () => {
-        if (!m.proc?.running) throw new Error(`${m.name} exited`);
-        const now = m.proc.children();
-        if (!now.some((k) => !kids.includes(k))) return false;
-        const c = await Deno.connect({ hostname: "127.0.0.1", port: m.nats });
-        c.close();
-        return true;
-      },
-      60_000,
-    );
+    await this.set.killNatsServer(m);
     f.backAfterMs = Date.now() - f.at;
     say(`${m.name}'s nats-server back after ${fmtSecs(f.backAfterMs)}`);
   }
@@ -1129,7 +930,7 @@ worker:
     const m = this.nextLive();
     if (m) {
       try {
-        const r = await this.api(m, "GET", "/nodes", undefined, 3000);
+        const r = await this.set.api(m, "GET", "/nodes", undefined, 3000);
         busy = (r.json.nodes as Json[]).filter((n) => n.running).map((n) =>
           n.id
         );
@@ -1170,19 +971,8 @@ worker:
     if (this.#cleaned) return;
     this.#cleaned = true;
     this.stopAll.abort();
-    await Promise.all(
-      this.workers.map((w) =>
-        w.proc?.running ? w.proc.stop("SIGTERM", 5000) : undefined
-      ),
-    );
-    await Promise.all(this.controllers.map(async (m) => {
-      const kids = m.proc?.children() ?? [];
-      if (m.proc?.running) await m.proc.stop("SIGTERM", 10_000);
-      for (const k of kids) if (pidAlive(k)) killPid(k);
-    }));
-    // Anything left that runs from our temp dir (a nats-server orphaned
-    // by a crash) is ours: its command line names our config files.
-    for (const pid of this.strays()) killPid(pid);
+    // Workers, controllers, and any nats-server a crash orphaned.
+    await this.set.stopProcesses(5000);
     for (const f of [...this.controllers, ...this.workers]) {
       try {
         f.log.close();
@@ -1229,18 +1019,6 @@ worker:
         [id, by],
       ) => [id, [...by].sort()]),
     };
-  }
-
-  strays(): number[] {
-    const out: number[] = [];
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-      try {
-        const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-        if (cmd.includes(this.dir)) out.push(Number(e.name));
-      } catch { /* gone */ }
-    }
-    return out;
   }
 
   /** The last lines of one process's log. */
@@ -1411,7 +1189,9 @@ async function analyse(
       if (st === undefined) {
         // Not listed: ask for it directly before calling it lost.
         const m = soak.controllers.find((c) => c.name === name)!;
-        const r = await soak.api(m, "GET", `/job/${id}`).catch(() => undefined);
+        const r = await soak.set.api(m, "GET", `/job/${id}`).catch(() =>
+          undefined
+        );
         if (r?.status === 404) missing.push(name);
         else if (r && !TERMINAL.has(r.json.status)) {
           open.push(`${name}:${r.json.status}`);
@@ -1453,7 +1233,7 @@ async function analyse(
       if (!m || Date.now() > deadline) return;
       let j: Json;
       try {
-        const r = await soak.api(m, "GET", `/job/${id}`, undefined, 30_000);
+        const r = await soak.set.api(m, "GET", `/job/${id}`, undefined, 30_000);
         if (r.status !== 200) continue;
         j = r.json;
       } catch {

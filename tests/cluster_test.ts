@@ -5,229 +5,96 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import {
-  freePort,
+  clusterConfig,
+  ControllerSet,
   type Json,
-  killPid,
-  pidAlive,
-  Proc,
+  type Member,
+  preferring,
   waitFor,
+  withControllers,
 } from "./harness.ts";
 
-/** Waits until every stream has all its replicas caught up: losing a server is survivable only then. */
-async function waitReplicasCurrent(url: string): Promise<void> {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    await waitFor(
-      "every stream's replicas to be current",
-      async () => {
-        for await (const si of jsm.streams.list()) {
-          const replicas = si.cluster?.replicas ?? [];
-          if (!si.cluster?.leader || replicas.length < 2) return false;
-          if (!replicas.every((r) => r.current && !r.offline)) return false;
-        }
-        return true;
-      },
-      60_000,
-      250,
-    );
-  } finally {
-    await nc.close();
-  }
-}
-
-interface Member {
-  name: string;
-  api: number;
-  nats: number;
-  route: number;
-  proc?: Proc;
-  file: string;
-}
-
-class ControllerSet {
-  readonly dir = Deno.makeTempDirSync({ prefix: "grid-multi-" });
-  readonly members: Member[];
-  readonly workers = new Map<string, Proc>();
-
-  constructor(
-    names: string[],
-    readonly configFor: (m: Member, all: Member[], dir: string) => string,
-  ) {
-    this.members = names.map((name) => ({
-      name,
-      api: freePort(),
-      nats: freePort(),
-      route: freePort(),
-      file: join(this.dir, `${name}.yaml`),
-    }));
-  }
-
-  url(m: Member): string {
-    return `http://127.0.0.1:${m.api}`;
-  }
-
-  member(name: string): Member {
-    return this.members.find((m) => m.name === name)!;
-  }
-
-  start(m: Member): void {
-    Deno.writeTextFileSync(m.file, this.configFor(m, this.members, this.dir));
-    m.proc = new Proc(m.name, [
-      "run",
-      "-P=controller",
-      "controller/main.ts",
-      "-c",
-      m.file,
-    ]);
-  }
-
-  async ready(m: Member): Promise<void> {
-    await waitFor(`${m.name} API`, async () => {
-      if (!pidAlive(m.proc!.pid)) {
-        throw new Error(`${m.name} exited\n${m.proc!.dump()}`);
-      }
-      const r = await fetch(`${this.url(m)}/status`).catch(() => undefined);
-      await r?.body?.cancel();
-      return r?.ok;
-    }, 60_000);
-  }
-
-  startWorker(id: string, urls: string[]): Proc {
-    const file = join(this.dir, `${id}.yaml`);
-    Deno.writeTextFileSync(
-      file,
-      `nats:\n  name: ${id}\n  client:\n    urls: [${
-        urls.join(", ")
-      }]\nworker:\n  heartbeat_interval: 500ms\n  drain_timeout: 1s\n`,
-    );
-    const p = new Proc(id, ["run", "-P=worker", "worker/main.ts", "-c", file]);
-    this.workers.set(id, p);
-    return p;
-  }
-
-  async get(m: Member, path: string): Promise<Json> {
-    return await (await fetch(`${this.url(m)}${path}`)).json();
-  }
-
-  async post(
-    m: Member,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: Json }> {
-    const r = await fetch(`${this.url(m)}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: r.status, json: await r.json() };
-  }
-
-  async waitOnline(m: Member, ids: string[]): Promise<void> {
-    await waitFor(`nodes ${ids} online via ${m.name}`, async () => {
-      const { nodes } = await this.get(m, "/nodes");
-      return ids.every((id) =>
-        nodes.some((n: Json) => n.id === id && n.status === "online")
-      );
-    }, 60_000);
-  }
-
-  async waitJob(m: Member, id: string, timeoutMs = 60_000): Promise<Json> {
-    return await waitFor(`job ${id} via ${m.name}`, async () => {
-      const j = await this.get(m, `/job/${id}`);
-      return ["completed", "failed", "cancelled"].includes(j.status)
-        ? j
-        : undefined;
-    }, timeoutMs);
-  }
-
-  /** SIGKILLs a controller and its nats-server, as a host crash would. */
-  async crash(m: Member): Promise<void> {
-    const kids = m.proc!.children();
-    await m.proc!.stop("SIGKILL");
-    for (const k of kids) killPid(k);
-    await waitFor(
-      "its nats-server to exit",
-      () => kids.every((k) => !pidAlive(k)),
-    );
-  }
-
-  dump(): string {
-    return [
-      ...this.members.map((m) => m.proc?.dump() ?? ""),
-      ...[...this.workers.values()].map((w) => w.dump()),
-    ]
-      .join("\n");
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all([...this.workers.values()].map((w) => w.stop()));
-    for (const m of this.members) {
-      const kids = m.proc?.children() ?? [];
-      await m.proc?.stop();
-      for (const k of kids) if (pidAlive(k)) killPid(k);
+/**
+ * How many times each worker started each step of `job`, every
+ * incarnation: worker → step → count.
+ */
+function starts(
+  set: ControllerSet,
+  job: string,
+): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const id of set.workers.keys()) out.set(id, new Map());
+  for (const p of set.history) {
+    const byStep = out.get(p.name);
+    if (!byStep) continue; // a controller
+    for (const l of p.log) {
+      const m = /task started job=(\S+) step=(\d+) /.exec(l);
+      if (m?.[1] !== job) continue;
+      byStep.set(Number(m[2]), (byStep.get(Number(m[2])) ?? 0) + 1);
     }
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
-  }
-}
-
-function clusterConfig(m: Member, all: Member[], dir: string): string {
-  const peers = all.filter((p) => p !== m);
-  return `api: {host: 127.0.0.1, port: ${m.api}}
-nats:
-  name: ${m.name}
-  server: {host: 127.0.0.1, port: ${m.nats}}
-  client:
-    urls: [${peers.map((p) => `nats://127.0.0.1:${p.nats}`).join(", ")}]
-  cluster:
-    name: grid
-    host: 127.0.0.1
-    port: ${m.route}
-    routes: [${peers.map((p) => `nats://127.0.0.1:${p.route}`).join(", ")}]
-  jetstream: {store_dir: ${join(dir, m.name)}, replicas: 3}
-controller: {heartbeat_interval: 500ms, stale_threshold: 6s}
-scheduler: {max_concurrent: 10, max_pending: 100, task_timeout: 60s}
-nodes: {offline_after: 10s}
-`;
-}
-
-/** How many times each worker started a task of `job`. */
-function starts(set: ControllerSet, job: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [id, w] of set.workers) {
-    out.set(
-      id,
-      w.log.filter((l) =>
-        l.includes("task started") && l.includes(`job=${job}`)
-      ).length,
-    );
   }
   return out;
 }
 
-// Nine processes and JetStream leader elections on a 2-core box: this one
-// still fails now and then (a stalled stream after a server rejoins), so it
-// runs only when asked for: GRID_CLUSTER_TESTS=1 deno task test.
-Deno.test({
-  name: "cluster: three controllers survive losing the owner of a running job",
-  ignore: Deno.env.get("GRID_CLUSTER_TESTS") !== "1",
-}, async () => {
-  const set = new ControllerSet(["c1", "c2", "c3"], clusterConfig);
-  try {
-    for (const m of set.members) set.start(m);
-    for (const m of set.members) await set.ready(m);
-    const urls = set.members.map((m) => `nats://127.0.0.1:${m.nats}`);
-    const ids = ["w1", "w2", "w3"];
-    // Spread the workers: each prefers a different server.
-    ids.forEach((id, i) =>
-      set.startWorker(id, [...urls.slice(i), ...urls.slice(0, i)])
+/** Asserts every worker started each of `steps` steps of `job` exactly once. */
+function assertStartedOnce(set: ControllerSet, job: string, steps: number) {
+  for (const [w, byStep] of starts(set, job)) {
+    for (let s = 0; s < steps; s++) {
+      const n = byStep.get(s) ?? 0;
+      assert.equal(n, 1, `${w} started step ${s} of ${job} ${n} times`);
+    }
+    assert.equal(
+      byStep.size,
+      steps,
+      `${w} started steps ${[...byStep.keys()]}`,
     );
-    await set.waitOnline(set.members[0]!, ids);
-    await waitReplicasCurrent(urls[0]!);
+  }
+}
 
+/**
+ * A test on three controllers whose nats-servers form one JetStream
+ * cluster (replicas 3), and workers w1-w3 listing every server (each
+ * starting with a different one): it starts once the set has settled
+ * (see `waitSettled`).
+ */
+function clusterTest(
+  name: string,
+  fn: (set: ControllerSet, workers: string[]) => Promise<void>,
+): void {
+  Deno.test(name, async () => {
+    const set = new ControllerSet(["c1", "c2", "c3"], clusterConfig());
+    await withControllers(set, async () => {
+      for (const m of set.members) set.start(m);
+      await set.readyAll();
+      const workers = ["w1", "w2", "w3"];
+      workers.forEach((id, i) =>
+        set.startWorker(id, preferring(set.natsUrls(), i))
+      );
+      await set.waitSettled(workers);
+      await fn(set, workers);
+    });
+  });
+}
+
+/** Until every worker runs step `step` of `job`, as `via` sees it. */
+async function waitStep(
+  set: ControllerSet,
+  via: Member,
+  job: string,
+  step: number,
+): Promise<void> {
+  await waitFor(`step ${step} of ${job} to run on every worker`, async () => {
+    const { nodes } = await set.get(via, "/nodes");
+    return nodes.filter((n: Json) =>
+      n.running?.job === job && n.running.step === step
+    ).length === set.workers.size;
+  }, 30_000);
+}
+
+clusterTest(
+  "cluster: three controllers survive losing the owner of a running job",
+  async (set, ids) => {
     const job = {
       tasks: [
         { backend: "ping", action: "echo", params: { message: "one" } },
@@ -237,24 +104,17 @@ Deno.test({
     };
 
     const runAndLose = async (how: "SIGTERM" | "SIGKILL") => {
-      const entry = set.members.find((m) => m.proc && pidAlive(m.proc.pid))!;
+      const entry = set.running()[0]!;
       const submitted = await set.post(entry, "/job", job);
       assert.equal(submitted.status, 202, JSON.stringify(submitted.json));
       const id = submitted.json.id;
-      await waitFor("step 1 to run on every worker", async () => {
-        const { nodes } = await set.get(entry, "/nodes");
-        return nodes.filter((n: Json) =>
-          n.running?.job === id && n.running.step === 1
-        ).length === 3;
-      });
+      await waitStep(set, entry, id, 1);
       const running = await set.get(entry, `/job/${id}`);
       const owner = set.member(running.owner);
       const lostAt = Date.now();
       if (how === "SIGKILL") await set.crash(owner);
       else assert.equal((await owner.proc!.stop("SIGTERM")).code, 0);
-      const survivor = set.members.find((m) =>
-        m !== owner && pidAlive(m.proc!.pid)
-      )!;
+      const survivor = set.running()[0]!;
       const done = await set.waitJob(survivor, id, 90_000);
       assert.equal(done.status, "completed", JSON.stringify(done));
       assert.notEqual(done.owner, owner.name);
@@ -267,9 +127,7 @@ Deno.test({
         );
         assert.equal(done.results["2"][w].output, "three");
       }
-      for (const [w, n] of starts(set, id)) {
-        assert.equal(n, 3, `${w} started ${n} tasks, want 3`);
-      }
+      assertStartedOnce(set, id, 3);
       return owner;
     };
 
@@ -277,13 +135,13 @@ Deno.test({
     const left = await runAndLose("SIGTERM");
     set.start(left);
     await set.ready(left);
-    await waitReplicasCurrent(`nats://127.0.0.1:${left.nats}`);
+    await set.waitSettled(ids);
 
     // SIGKILL of the owner and its nats-server: a peer finishes the job.
     await runAndLose("SIGKILL");
 
     // GET /controllers lists the peers and who is alive.
-    const alive = set.members.find((m) => pidAlive(m.proc!.pid))!;
+    const alive = set.running()[0]!;
     const controllers = await waitFor("two controllers online", async () => {
       const { controllers } = await set.get(alive, "/controllers");
       return controllers.filter((c: Json) => c.status === "online").length === 2
@@ -291,13 +149,98 @@ Deno.test({
         : undefined;
     });
     assert.equal(controllers.length, 3);
-  } catch (e) {
-    console.error(set.dump());
-    throw e;
-  } finally {
-    await set.stop();
-  }
-});
+  },
+);
+
+clusterTest(
+  "cluster: SIGKILL of a nats-server workers use: they reconnect elsewhere, no task lost or run twice",
+  async (set, ids) => {
+    const echo = (message: string) => ({
+      backend: "ping",
+      action: "echo",
+      params: { message },
+    });
+    const sleep = (duration: string) => ({
+      backend: "test",
+      action: "sleep",
+      params: { duration },
+    });
+    const tasks = [
+      echo("zero"),
+      sleep("4s"),
+      echo("two"),
+      sleep("2s"),
+      echo("four"),
+    ];
+    const entry = set.members[0]!;
+    const submitted = await set.post(entry, "/job", { tasks });
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.json));
+    const id: string = submitted.json.id;
+    await waitStep(set, entry, id, 1);
+
+    // The server most workers are connected to (a worker picks one of its
+    // URLs at random). Its controller keeps its connection to a peer.
+    const on = new Map<Member, string[]>();
+    for (const [w, p] of set.workers) {
+      const to = set.connectedTo(p.pid);
+      assert.equal(
+        to.length,
+        1,
+        `${w} is connected to ${to.map((m) => m.name)}`,
+      );
+      on.set(to[0]!, [...(on.get(to[0]!) ?? []), w]);
+    }
+    const [victim, moved] = [...on].sort((a, b) =>
+      b[1].length - a[1].length
+    )[0]!;
+    const logAt = new Map(
+      moved.map((w) => [w, set.workers.get(w)!.log.length]),
+    );
+    const controllerPid = victim.proc!.pid;
+    const killedAt = Date.now();
+    await set.killNatsServer(victim);
+
+    // Its workers reconnected, to another server.
+    for (const w of moved) {
+      const p = set.workers.get(w)!;
+      await waitFor(
+        `${w} to reconnect`,
+        () => p.log.slice(logAt.get(w)).some((l) => l.includes("reconnected")),
+      );
+      const to = set.connectedTo(p.pid).map((m) => m.name);
+      assert.ok(
+        to.length === 1 && to[0] !== victim.name,
+        `${w}, on ${victim.name}'s server, is now connected to ${to}`,
+      );
+    }
+
+    const done = await set.waitJob(entry, id, 90_000);
+    assert.equal(done.status, "completed", JSON.stringify(done));
+    for (const w of ids) {
+      for (let s = 0; s < tasks.length; s++) {
+        const r = done.results[String(s)][w];
+        assert.equal(
+          r.status,
+          "success",
+          `step ${s} on ${w}: ${JSON.stringify(r)}`,
+        );
+        assert.equal(r.attempts, 1, `step ${s} on ${w}: ${JSON.stringify(r)}`);
+      }
+      // The server died mid-job: during step 1, which was not run again.
+      const step1 = done.results["1"][w];
+      assert.ok(Date.parse(step1.started_at) < killedAt, `${w} re-ran step 1`);
+      assert.ok(
+        Date.parse(step1.finished_at) > killedAt,
+        `${w} finished step 1 before the kill`,
+      );
+      assert.equal(done.results["4"][w].output, "four");
+    }
+    assertStartedOnce(set, id, tasks.length);
+    // The controller lived through it: it only restarted its server.
+    assert.equal(victim.proc!.pid, controllerPid);
+    assert.ok(victim.proc!.running, `${victim.name} exited`);
+  },
+);
 
 Deno.test("cluster: two controllers on one NATS race for pending jobs; each runs once", async () => {
   const set = new ControllerSet(["a", "b"], (m, all, dir) => {
@@ -315,15 +258,15 @@ scheduler: {max_concurrent: 4, max_pending: 100}
 nodes: {offline_after: 5s}
 `;
   });
-  try {
+  await withControllers(set, async () => {
     const [a, b] = set.members as [Member, Member];
     set.start(a);
     await set.ready(a);
     set.start(b);
     await set.ready(b);
-    set.startWorker("w1", [`nats://127.0.0.1:${a.nats}`]);
-    set.startWorker("w2", [`nats://127.0.0.1:${a.nats}`]);
-    await set.waitOnline(b, ["w1", "w2"]);
+    set.startWorker("w1", [set.natsUrl(a)]);
+    set.startWorker("w2", [set.natsUrl(a)]);
+    await set.waitOnline(["w1", "w2"], b);
     const ids: string[] = [];
     for (let i = 0; i < 16; i++) {
       const r = await set.post(i % 2 ? a : b, "/job", {
@@ -341,9 +284,7 @@ nodes: {offline_after: 5s}
       const j = await set.waitJob(a, id);
       assert.equal(j.status, "completed");
       owners.add(j.owner);
-      for (const [w, n] of starts(set, id)) {
-        assert.equal(n, 1, `${w} ran job ${id} ${n} times`);
-      }
+      assertStartedOnce(set, id, 1);
     }
     // Cancel and listing work through either controller.
     const slow = await set.post(a, "/job", {
@@ -367,10 +308,5 @@ nodes: {offline_after: 5s}
       listB.jobs.map((j: Json) => j.id),
     );
     assert.ok(owners.size >= 1);
-  } catch (e) {
-    console.error(set.dump());
-    throw e;
-  } finally {
-    await set.stop();
-  }
+  });
 });
