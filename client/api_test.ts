@@ -174,7 +174,8 @@ Deno.test("an unreachable controller exits 4 naming the URL", async () => {
     r.err,
     new RegExp(`^gridc: cannot reach the controller at ${url}: .+\\n$`),
   );
-  assert.match(r.err, /refused/i);
+  // Refused, or reset when a parallel test has just taken the port.
+  assert.match(r.err, /refused|reset/i);
 });
 
 Deno.test("the address comes from -a, then GRID_API, then the default", async () => {
