@@ -257,7 +257,8 @@ nodes:
     return new Proc(
       name,
       args,
-      { GRID_LOG: this.opts.logLevel ?? "info" },
+      // Temp files inside our dir: a crashed controller's go with it.
+      { GRID_LOG: this.opts.logLevel ?? "info", TMPDIR: this.dir },
       echo ? (line) => echo(name, line) : undefined,
     );
   }
