@@ -35,7 +35,12 @@ import { formatDuration, parseDuration } from "../models/duration.ts";
 import type { Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
-import { jetstreamClient, openOrdered } from "../lib/ordered.ts";
+import {
+  jetstreamClient,
+  openOrdered,
+  QUICK_RECOVERY,
+  watchStall,
+} from "../lib/ordered.ts";
 import { encodeJson } from "../lib/nats.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { conflict, invalid, notFound, queueFull } from "./errors.ts";
@@ -56,13 +61,6 @@ import { checkAgainstFleet, resolveTarget } from "./targets.ts";
 import type { Leaf } from "./plan.ts";
 
 const log = logger("runner");
-
-/**
- * Results readers: with nats.js defaults an ordered consumer whose server
- * died notices only after a minute or more; short pulls with one-second
- * heartbeats make it recover within seconds.
- */
-const CONSUME = { expires: 5000, idle_heartbeat: 1000 } as const;
 
 /** A command publish that failed (no JetStream) is tried again this often. */
 const RETRY_PUBLISH_MS = 1000;
@@ -96,7 +94,6 @@ interface Sent {
   /** Command-stream sequence; 0 while unacknowledged, -1 if publishing failed. */
   seq: number;
   sentAt: number;
-  sends: number;
   /** Deliberate re-sends so far: each needs a fresh message id to get past de-duplication. */
   resends: number;
   /** The node may have had this attempt before (a re-send, or sent before we adopted the job). */
@@ -137,8 +134,7 @@ export class Runner {
   #heldByPeer = new Set<string>();
   #tick?: ReturnType<typeof setInterval>;
   #peerTick?: ReturnType<typeof setInterval>;
-  #watchdog?: ReturnType<typeof setInterval>;
-  #seenAtCheck = 0;
+  #stopWatchdog?: () => void;
   #stopConsumer?: () => void;
   #saves = new Map<string, Promise<unknown>>();
   #waiters = new Map<string, (() => void)[]>();
@@ -189,7 +185,7 @@ export class Runner {
     clearInterval(this.#tick);
     clearInterval(this.#peerTick);
     this.#pub.stop();
-    clearInterval(this.#watchdog);
+    this.#stopWatchdog?.();
     this.#stopConsumer?.();
     for (const a of this.#active.values()) {
       for (const s of a.sent.values()) clearTimeout(s.retryTimer);
@@ -366,25 +362,18 @@ export class Runner {
     this.#lastSeen =
       (await this.#jsm.streams.info(STREAM_RESULTS)).state.last_seq;
     this.#followLive();
-    // A reader can go quiet without failing: its pulls stop after the
-    // JetStream cluster lost its leader, or it sits on a peer that is not
-    // caught up. When the stream has moved on and we have not, read again.
-    this.#watchdog = setInterval(async () => {
-      try {
-        const last =
-          (await this.#jsm.streams.info(STREAM_RESULTS)).state.last_seq;
-        if (last > this.#lastSeen && this.#lastSeen === this.#seenAtCheck) {
-          log.warn("reading results stalled; reading again", {
-            at: this.#lastSeen,
-            stream: last,
-          });
-          this.#stopConsumer?.(); // the reader's loop ends and restarts
-        }
-        this.#seenAtCheck = this.#lastSeen;
-      } catch {
-        // JetStream unavailable: the next check will tell.
-      }
-    }, 3000);
+    // A reader can go quiet without failing (see watchStall): read again.
+    this.#stopWatchdog = watchStall(
+      async () => (await this.#jsm.streams.info(STREAM_RESULTS)).state.last_seq,
+      () => this.#lastSeen,
+      (at, last) => {
+        log.warn("reading results stalled; reading again", {
+          at,
+          stream: last,
+        });
+        this.#stopConsumer?.(); // the reader's loop ends and restarts
+      },
+    );
   }
 
   /** Reads every event after the last one seen; if reading stops, starts again from there. */
@@ -395,7 +384,7 @@ export class Runner {
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: this.#lastSeen + 1,
       });
-      const msgs = await c.consume(CONSUME);
+      const msgs = await c.consume(QUICK_RECOVERY);
       this.#stopConsumer = () => msgs.stop();
       for await (const m of msgs) {
         if (m.seq <= this.#lastSeen) continue;
@@ -445,7 +434,7 @@ export class Runner {
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: from,
       });
-      const msgs = await c.consume(CONSUME);
+      const msgs = await c.consume(QUICK_RECOVERY);
       // A consumer that goes quiet before `last` (placed on a lost or lagging
       // peer) would hang the adoption: give up and let the next round retry.
       let reached = 0;
@@ -776,7 +765,6 @@ export class Runner {
       leaf: e.leaf,
       seq: 0,
       sentAt: 0,
-      sends: 0,
       resends: 0,
       resend,
     };
@@ -836,7 +824,6 @@ export class Runner {
       this.#cmd = { key: ck, at: now, body };
     }
     s.sentAt = now;
-    s.sends++;
     const key = `${a.record.id}.${s.step}.${node}.${s.attempt}`;
     this.#pub.publish(
       subjects.command(node),

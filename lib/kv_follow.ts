@@ -13,12 +13,9 @@
 import type { KV } from "@nats-io/kv";
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import { logger } from "./log.ts";
-import { openOrdered } from "./ordered.ts";
+import { openOrdered, QUICK_RECOVERY, watchStall } from "./ordered.ts";
 
 const log = logger("kv");
-
-/** Short pulls with one-second heartbeats: a reader on a dead server is replaced within seconds. */
-const CONSUME = { expires: 5000, idle_heartbeat: 1000 } as const;
 
 export interface Follower {
   stop(): void;
@@ -44,7 +41,6 @@ export async function followBucket(
   const stream = status.streamInfo.config.name;
   const prefix = `$KV.${status.bucket}.`;
   let lastRev = status.streamInfo.state.last_seq;
-  let seenAtCheck = -1;
   let stopped = false;
   let stopReader = () => {};
   const deliver = (e: BucketEntry) => {
@@ -57,7 +53,7 @@ export async function followBucket(
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
     });
-    const msgs = await c.consume(CONSUME);
+    const msgs = await c.consume(QUICK_RECOVERY);
     stopReader = () => msgs.stop();
     (async () => {
       for await (const m of msgs) {
@@ -75,36 +71,26 @@ export async function followBucket(
   await read(lastRev + 1);
   for await (const k of await kv.keys()) {
     const e = await kv.get(k);
-    if (e) {
-      deliver({
-        key: e.key,
-        revision: e.revision,
-        operation: e.operation,
-        value: e.value,
-        json: () => e.json(),
-      });
-    }
+    if (e) deliver(e);
   }
-  const timer = setInterval(async () => {
-    try {
-      const last = (await kv.status()).streamInfo.state.last_seq;
-      if (!stopped && last > lastRev && lastRev === seenAtCheck) {
-        log.warn(`watch of ${name} stalled; watching again`, {
-          at: lastRev,
-          bucket: last,
-        });
-        stopReader();
-        await read(lastRev + 1);
-      }
-      seenAtCheck = lastRev;
-    } catch {
-      // JetStream unavailable: the next check will tell.
-    }
-  }, checkMs);
+  const stopWatchdog = watchStall(
+    async () => (await kv.status()).streamInfo.state.last_seq,
+    () => lastRev,
+    async (at, last) => {
+      if (stopped) return;
+      log.warn(`watch of ${name} stalled; watching again`, {
+        at,
+        bucket: last,
+      });
+      stopReader();
+      await read(at + 1);
+    },
+    checkMs,
+  );
   return {
     stop() {
       stopped = true;
-      clearInterval(timer);
+      stopWatchdog();
       stopReader();
     },
   };

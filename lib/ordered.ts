@@ -58,3 +58,36 @@ async function placedWell(
   const peer = si.cluster?.replicas?.find((r) => r.name === leader);
   return peer !== undefined && peer.current && !peer.offline;
 }
+
+/**
+ * Consume options for long-lived readers: with nats.js defaults an ordered
+ * consumer whose server died notices only after a minute or more; short
+ * pulls with one-second heartbeats make it recover within seconds.
+ */
+export const QUICK_RECOVERY = { expires: 5000, idle_heartbeat: 1000 } as const;
+
+/**
+ * Calls `stalled` when a stream has moved past what its reader has seen and
+ * the reader has not moved since the last check. A reader can go quiet
+ * without failing: its pulls stop after the cluster lost its leader, or it
+ * sits on a peer that is not caught up. Returns a function that stops it.
+ */
+export function watchStall(
+  streamLast: () => Promise<number>,
+  seen: () => number,
+  stalled: (seen: number, last: number) => void | Promise<void>,
+  everyMs = 3000,
+): () => void {
+  let seenAtCheck = -1;
+  const timer = setInterval(async () => {
+    try {
+      const last = await streamLast();
+      const now = seen();
+      if (last > now && now === seenAtCheck) await stalled(now, last);
+      seenAtCheck = seen();
+    } catch {
+      // JetStream unavailable: the next check will tell.
+    }
+  }, everyMs);
+  return () => clearInterval(timer);
+}

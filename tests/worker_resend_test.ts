@@ -18,6 +18,7 @@ import {
   STREAM_RESULTS,
   subjects,
 } from "../lib/topology.ts";
+import { encodeJson } from "../lib/nats.ts";
 import { waitFor, withCluster } from "./harness.ts";
 
 Deno.test("worker: after a restart, a live re-send of an attempt it ran is not run again", async () => {
@@ -52,7 +53,7 @@ Deno.test("worker: after a restart, a live re-send of an attempt it ran is not r
         const publish = async (cmd: RunCommand, msgID: string) =>
           (await js.publish(
             subjects.command("n1"),
-            new TextEncoder().encode(JSON.stringify(cmd)),
+            encodeJson(cmd),
             { msgID },
           )).seq;
         let lastSeq = sent!.seq;
