@@ -5,6 +5,11 @@
  * option (think `-oAPT::Update::Pre-Invoke::=…`).
  */
 import { z } from "zod";
+import {
+  BACKEND_TABLE,
+  type BinariesOf,
+  binaryPaths,
+} from "../models/backend_table.ts";
 import { execOutput, failedRun } from "./output.ts";
 import { text } from "./params.ts";
 import {
@@ -14,9 +19,7 @@ import {
   defineAction,
 } from "./types.ts";
 
-export interface AptPaths {
-  "apt-get": string;
-}
+export type AptPaths = BinariesOf<"apt">;
 
 /** Debian policy 5.6.1: lowercase alphanumerics, "+", "-", ".", at least 2, alphanumeric first. */
 export const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -143,7 +146,7 @@ export function aptBackend(paths: AptPaths): BackendDef {
   const base = ["-y", "-q"];
   return {
     name: "apt",
-    requires: [bin],
+    requires: binaryPaths(BACKEND_TABLE.apt.binaries, paths),
     actions: {
       update: defineAction({
         params: z.strictObject({}),

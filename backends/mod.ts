@@ -4,19 +4,17 @@
  * only when the programs they run exist and Deno may run them, so a node
  * never advertises an action that is bound to fail.
  */
+import {
+  BACKEND_NAMES,
+  type BackendBinaries,
+  type BackendName,
+} from "../models/backend_table.ts";
 import { aptBackend } from "./apt.ts";
 import { pingBackend } from "./ping.ts";
 import { rke2Backend, type Rke2Options } from "./rke2.ts";
 import { systemdBackend } from "./systemd.ts";
 import { testBackend, type TestBackendOptions } from "./test_actions.ts";
 import type { BackendDef } from "./types.ts";
-
-/** The worker config's `worker.binaries`: absolute paths. */
-export interface BackendBinaries {
-  "apt-get": string;
-  systemctl: string;
-  rke2: string;
-}
 
 export interface BackendOptions {
   rke2?: Omit<Rke2Options, "installOnly">;
@@ -40,27 +38,43 @@ export async function isUsable(path: string): Promise<boolean> {
 }
 
 /**
- * Builds the backends this node can run. rke2 is also offered, with only
- * its `install` action, where systemctl exists but rke2 does not yet:
- * otherwise a node could never be bootstrapped through GRID.
+ * Each backend of the table as the definitions to try, in order: the full
+ * one, then its fallback if the table gives one. rke2 falls back to only
+ * `install` where systemctl exists but rke2 does not yet: otherwise a node
+ * could never be bootstrapped through GRID.
  */
+export function backendDefinitions(
+  binaries: BackendBinaries,
+  opts: Omit<BackendOptions, "usable"> = {},
+): Record<BackendName, BackendDef[]> {
+  return {
+    ping: [pingBackend()],
+    test: [testBackend(opts.test)],
+    apt: [aptBackend(binaries)],
+    systemd: [systemdBackend(binaries)],
+    rke2: [
+      rke2Backend(binaries, opts.rke2),
+      rke2Backend(binaries, { ...opts.rke2, installOnly: true }),
+    ],
+  };
+}
+
+/** Builds the backends this node can run, each in its first usable form. */
 export async function createBackends(
   binaries: BackendBinaries,
   opts: BackendOptions = {},
 ): Promise<Map<string, BackendDef>> {
   const usable = opts.usable ?? isUsable;
+  const definitions = backendDefinitions(binaries, opts);
   const backends = new Map<string, BackendDef>();
-  const add = async (b: BackendDef) => {
-    const ok = await Promise.all((b.requires ?? []).map(usable));
-    if (ok.every((x) => x)) backends.set(b.name, b);
-    return backends.has(b.name);
-  };
-  await add(pingBackend());
-  await add(testBackend(opts.test));
-  await add(aptBackend(binaries));
-  await add(systemdBackend(binaries));
-  if (!(await add(rke2Backend(binaries, opts.rke2)))) {
-    await add(rke2Backend(binaries, { ...opts.rke2, installOnly: true }));
+  for (const name of BACKEND_NAMES) {
+    for (const b of definitions[name]) {
+      const ok = await Promise.all((b.requires ?? []).map(usable));
+      if (ok.every((x) => x)) {
+        backends.set(b.name, b);
+        break;
+      }
+    }
   }
   return backends;
 }
@@ -78,7 +92,7 @@ export function describeBackends(
 }
 
 export { aptBackend, pingBackend, rke2Backend, systemdBackend, testBackend };
-export type { Rke2Options, TestBackendOptions };
+export type { BackendBinaries, Rke2Options, TestBackendOptions };
 export { createExec, type ExecOptions } from "./exec.ts";
 export {
   runAction,

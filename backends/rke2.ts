@@ -15,6 +15,12 @@
  * instead of fetching them.
  */
 import { z } from "zod";
+import {
+  BACKEND_TABLE,
+  type BinariesOf,
+  binaryPaths,
+  DEFAULT_RKE2_INSTALLER_DIRS,
+} from "../models/backend_table.ts";
 import { execOutput, failedRun } from "./output.ts";
 import { text } from "./params.ts";
 import { systemctl, unitStatus } from "./systemd.ts";
@@ -26,10 +32,7 @@ import {
   defineAction,
 } from "./types.ts";
 
-export interface Rke2Paths {
-  systemctl: string;
-  rke2: string;
-}
+export type Rke2Paths = BinariesOf<"rke2">;
 
 export interface Rke2Options {
   /** Directories an installer may live in. @default ["/opt/grid/rke2"] */
@@ -41,7 +44,9 @@ export interface Rke2Options {
   installOnly?: boolean;
 }
 
-export const DEFAULT_INSTALLER_DIRS = ["/opt/grid/rke2"];
+export const DEFAULT_INSTALLER_DIRS: string[] = [
+  ...DEFAULT_RKE2_INSTALLER_DIRS,
+];
 
 const mode = z.enum(["server", "agent"], {
   error: 'must be "server" or "agent"',
@@ -158,13 +163,13 @@ export function rke2Backend(
   if (opts.installOnly) {
     return {
       name: "rke2",
-      requires: [bin],
+      requires: binaryPaths(BACKEND_TABLE.rke2.fallback.binaries, paths),
       actions: { install: installAction },
     };
   }
   return {
     name: "rke2",
-    requires: [bin, paths.rke2],
+    requires: binaryPaths(BACKEND_TABLE.rke2.binaries, paths),
     actions: {
       start: verb("start"),
       stop: verb("stop"),

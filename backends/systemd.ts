@@ -8,6 +8,11 @@
  * exact unit acted on.
  */
 import { z } from "zod";
+import {
+  BACKEND_TABLE,
+  type BinariesOf,
+  binaryPaths,
+} from "../models/backend_table.ts";
 import { execOutput, failedRun, lastLine } from "./output.ts";
 import { text } from "./params.ts";
 import {
@@ -18,9 +23,7 @@ import {
   defineAction,
 } from "./types.ts";
 
-export interface SystemdPaths {
-  systemctl: string;
-}
+export type SystemdPaths = BinariesOf<"systemd">;
 
 export const UNIT_SUFFIXES = [
   "service",
@@ -136,7 +139,7 @@ export function systemdBackend(paths: SystemdPaths): BackendDef {
     });
   return {
     name: "systemd",
-    requires: [bin],
+    requires: binaryPaths(BACKEND_TABLE.systemd.binaries, paths),
     actions: {
       start: verb("start"),
       stop: verb("stop"),

@@ -3,15 +3,33 @@
  * processes that print JSON events, and the clean-up list every process
  * and temp dir the bench starts is put on.
  */
+// proc.ts alone, not testing/mod.ts: the simulated workers import this file.
+import { readLines, ROOT, terminate } from "../testing/proc.ts";
 
-export const ROOT = new URL("..", import.meta.url).pathname;
-
-export const sleep = (ms: number): Promise<void> =>
-  new Promise((r) => setTimeout(r, ms));
+/** A progress line on stderr, with the time of day. */
+export const log = (msg: string) =>
+  console.error(`${new Date().toISOString().slice(11, 23)} ${msg}`);
 
 /** The node id of simulated worker `i` (sorts in start order). */
 export function simId(prefix: string, i: number): string {
   return `${prefix}-${String(i).padStart(5, "0")}`;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
 }
 
 // ---- statistics ----
@@ -89,8 +107,7 @@ export function memMiB(pid: number | "self"): { rss: number; hwm: number } {
   }
 }
 
-/** Direct children of a process (every thread's children file). */
-
+/** A process's command name (`nats-server`…). */
 export function commOf(pid: number): string {
   try {
     return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
@@ -215,8 +232,6 @@ export function exitOnSignals(): void {
   }
 }
 
-export { childrenOf, killPid, pidAlive } from "../scenarios/cluster.ts";
-
 // ---- child processes that talk JSON lines ----
 
 // deno-lint-ignore no-explicit-any
@@ -277,19 +292,14 @@ export class EventProc {
     return this.child.pid;
   }
 
-  async #lines(
+  /** Calls `fn` for each non-empty line of `stream`. */
+  #lines(
     stream: ReadableStream<Uint8Array>,
     fn: (line: string) => void,
   ): Promise<void> {
-    const dec = new TextDecoder();
-    let buf = "";
-    for await (const chunk of stream) {
-      buf += dec.decode(chunk, { stream: true });
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
+    return readLines(stream, (lines) => {
       for (const l of lines) if (l) fn(l);
-    }
-    if (buf) fn(buf);
+    });
   }
 
   #wake(): void {
@@ -334,18 +344,7 @@ export class EventProc {
   }
 
   async #kill(graceMs = 30_000): Promise<void> {
-    if (!this.exited) {
-      try {
-        this.child.kill("SIGTERM");
-      } catch { /* gone */ }
-    }
-    const t = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, graceMs);
-    await this.child.status;
-    clearTimeout(t);
+    await terminate(this.child, "SIGTERM", graceMs);
     await this.#stdin.close().catch(() => {});
     await this.#pumps.catch(() => {});
   }

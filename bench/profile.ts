@@ -4,7 +4,10 @@
  * then `start()` / `stop()` around the part to profile. `stop()` returns the
  * `.cpuprofile` JSON (loadable in Chrome DevTools) and a self-time summary.
  */
-import { ROOT } from "./lib.ts";
+import { ROOT } from "../testing/mod.ts";
+import type { Env } from "./env.ts";
+import { log, memMiB } from "./lib.ts";
+import type { BenchResults } from "./results.ts";
 
 interface CallFrame {
   functionName: string;
@@ -148,4 +151,48 @@ function moduleOf(file: string): string {
     return file.split("/")[0]!;
   }
   return file;
+}
+
+/**
+ * Runs `fn`, with the controller's CPU profiled when the run profiles
+ * (--profile): the profile is written to a file and summed up in `results`.
+ */
+export async function profiled<T>(
+  env: Env,
+  name: string,
+  results: BenchResults,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!env.inspector) return await fn();
+  await env.inspector.start();
+  try {
+    return await fn();
+  } finally {
+    const prof = await env.inspector.stop();
+    const file = `${env.opts.profile}/controller-${name}.cpuprofile`;
+    await Deno.mkdir(env.opts.profile!, { recursive: true });
+    await Deno.writeTextFile(file, JSON.stringify(prof));
+    // Is the resident memory live data or garbage not yet collected?
+    const heap = async () => {
+      const h = await env.inspector!.call("Runtime.getHeapUsage") as {
+        usedSize: number;
+        totalSize: number;
+      };
+      return {
+        used: h.usedSize / 2 ** 20,
+        total: h.totalSize / 2 ** 20,
+        rss: memMiB(env.ctlPid).rss,
+      };
+    };
+    const before = await heap();
+    await env.inspector.call("HeapProfiler.collectGarbage");
+    const afterGc = await heap();
+    results.profiles.push({
+      name,
+      file,
+      heap: { before, afterGc },
+      ...summarize(prof, 15),
+    });
+    log(`profile ${name} written to ${file}`);
+  }
 }

@@ -29,7 +29,7 @@ import { pingBackend } from "../backends/ping.ts";
 import { createExec } from "../backends/exec.ts";
 import { setLogLevel } from "../lib/log.ts";
 import { connectNats } from "../lib/nats.ts";
-import { simId } from "./lib.ts";
+import { pool, simId } from "./lib.ts";
 import { WorkerConfig } from "../models/config.ts";
 
 /** gridw's defaults for whatever the bench does not set. */
@@ -57,20 +57,6 @@ const concurrency = Number(a.concurrency);
 
 const emit = (event: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ event, ...fields }));
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 
 interface Sim {
   id: string;

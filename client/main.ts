@@ -45,27 +45,32 @@ function releaseNatsServer(): string | undefined {
   }
 }
 
-const code = await runCli(Deno.args, {
-  stdout: writer(Deno.stdout),
-  stderr: writer(Deno.stderr),
-  readFile: (path) =>
-    path === "-"
-      ? new Response(Deno.stdin.readable).text()
-      : Deno.readTextFile(path),
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  env: {
-    GRID_API: env("GRID_API"),
-    NO_COLOR: env("NO_COLOR"),
-    TERM: env("TERM"),
-    COLUMNS: env("COLUMNS"),
-  },
-  tty: {
-    stdout: Deno.stdout.isTerminal(),
-    stderr: Deno.stderr.isTerminal(),
-    columns: Deno.stdout.isTerminal() ? columns() : undefined,
-  },
-  denoVersion: Deno.version.deno,
-  natsServerVersion: releaseNatsServer(),
-});
-Deno.exit(code);
+/** Runs gridc with `args` and exits with its status. */
+export async function main(args: string[]): Promise<never> {
+  const code = await runCli(args, {
+    stdout: writer(Deno.stdout),
+    stderr: writer(Deno.stderr),
+    readFile: (path) =>
+      path === "-"
+        ? new Response(Deno.stdin.readable).text()
+        : Deno.readTextFile(path),
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    env: {
+      GRID_API: env("GRID_API"),
+      NO_COLOR: env("NO_COLOR"),
+      TERM: env("TERM"),
+      COLUMNS: env("COLUMNS"),
+    },
+    tty: {
+      stdout: Deno.stdout.isTerminal(),
+      stderr: Deno.stderr.isTerminal(),
+      columns: Deno.stdout.isTerminal() ? columns() : undefined,
+    },
+    denoVersion: Deno.version.deno,
+    natsServerVersion: releaseNatsServer(),
+  });
+  Deno.exit(code);
+}
+
+if (import.meta.main) await main(Deno.args);

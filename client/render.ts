@@ -6,6 +6,7 @@ import {
   JobStatus,
   type JobSummary,
   type JobView,
+  leavesOf,
   type NodeResult,
   type Phase,
   type Target,
@@ -69,17 +70,9 @@ export function formatTarget(t: Target): string {
 
 /** "backend action" for every leaf, indexed by flat step number (depth-first). */
 export function leafLabels(tasks: readonly Phase[]): string[] {
-  const out: string[] = [];
-  const walk = (phases: readonly Record<string, unknown>[]) => {
-    for (const p of phases) {
-      if (Array.isArray(p.tasks)) walk(p.tasks);
-      else {out.push(
-          [p.backend, p.action].filter((x) => typeof x === "string").join(" "),
-        );}
-    }
-  };
-  walk(tasks);
-  return out;
+  return leavesOf(tasks).map((l) =>
+    [l.task.backend, l.task.action].filter((x) => x !== undefined).join(" ")
+  );
 }
 
 /** Every node result as [step, node, result], steps in numeric order ("10" after "2"). */

@@ -11,15 +11,23 @@ import {
   JobSpec,
   JobStatus,
 } from "../models/job.ts";
-import type { JobState } from "./scheduler.ts";
+import type { JobState } from "./job_state.ts";
 import type { StatusView } from "../models/node.ts";
 import type { ControllerView } from "../models/controller.ts";
 import { VERSION } from "../models/mod.ts";
 import type { Clock } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
-import { ApiError, invalid, isUnavailable, notFound } from "./errors.ts";
+import {
+  invalid,
+  isUnavailable,
+  notFound,
+  type Refusal,
+  RefusedError,
+} from "./errors.ts";
 import type { Registry } from "./registry.ts";
-import type { Runner } from "./runner.ts";
+import type { Requests } from "./requests.ts";
+import type { JobStore } from "./job_store.ts";
+import type { JobHistory } from "./job_log.ts";
 import type { Peers } from "./peers.ts";
 import {
   hasDroppedOutput,
@@ -32,8 +40,19 @@ import {
 
 const log = logger("api");
 
+const STATUS: Record<Refusal, ContentfulStatusCode> = {
+  invalid: 400,
+  not_found: 404,
+  conflict: 409,
+  queue_full: 429,
+};
+
 export interface ApiDeps {
-  runner: Runner;
+  /** Submit and cancel. */
+  requests: Pick<Requests, "submit" | "cancel">;
+  store: JobStore;
+  history: JobHistory;
+  limits: { maxConcurrent: number; maxPending: number };
   registry: Registry;
   peers: Peers;
   clock: Clock;
@@ -50,13 +69,13 @@ function withCurrentStep(rec: JobRecord, state: JobState): JobRecord {
 }
 
 export function createApi(deps: ApiDeps): Hono {
-  const { runner, registry, clock } = deps;
+  const { requests, store, history, registry, clock } = deps;
   const app = new Hono();
   const offlineAfter = registry.offlineAfterMs;
 
   app.onError((err, c) => {
-    if (err instanceof ApiError) {
-      return c.json({ error: err.message }, err.status as ContentfulStatusCode);
+    if (err instanceof RefusedError) {
+      return c.json({ error: err.message }, STATUS[err.kind]);
     }
     if (isUnavailable(err)) {
       log.warn("request failed: NATS unavailable", {
@@ -95,15 +114,15 @@ export function createApi(deps: ApiDeps): Hono {
       }
       const parsed = JobSpec.safeParse(body);
       if (!parsed.success) throw invalid(describeIssues(parsed.error));
-      const rec = await runner.submit(parsed.data);
+      const rec = await requests.submit(parsed.data);
       return c.json(jobView(rec, {}), 202);
     },
   );
 
   app.get("/job/:id", async (c) => {
-    const stored = runner.record(c.req.param("id"));
+    const stored = store.get(c.req.param("id"))?.rec;
     if (!stored) throw notFound(`job "${c.req.param("id")}" not found`);
-    const state = await runner.results(stored);
+    const state = await history.results(stored);
     const rec = withCurrentStep(stored, state);
     if (!hasDroppedOutput(state.results)) {
       return c.json(jobView(rec, resultsView(state.results)));
@@ -111,7 +130,7 @@ export function createApi(deps: ApiDeps): Hono {
     const chunks = jobViewJson(
       rec,
       state.results,
-      (seq) => runner.loadOutput(seq),
+      (seq) => history.output(seq),
     );
     const enc = new TextEncoder();
     const body = new ReadableStream<Uint8Array>({
@@ -127,8 +146,8 @@ export function createApi(deps: ApiDeps): Hono {
   });
 
   app.post("/job/:id/cancel", async (c) => {
-    const rec = await runner.cancel(c.req.param("id"));
-    const state = await runner.results(rec);
+    const rec = await requests.cancel(c.req.param("id"));
+    const state = await history.results(rec);
     return c.json(
       jobView(withCurrentStep(rec, state), resultsView(state.results)),
     );
@@ -150,7 +169,7 @@ export function createApi(deps: ApiDeps): Hono {
         }, got "${status}"`,
       );
     }
-    const page = runner.list({ limit, before: c.req.query("before"), status });
+    const page = store.list({ limit, before: c.req.query("before"), status });
     return c.json({
       jobs: page.jobs.map(jobSummary),
       ...(page.next ? { next: page.next } : {}),
@@ -173,7 +192,7 @@ export function createApi(deps: ApiDeps): Hono {
 
   app.get("/controllers", (c) => {
     const now = clock.now();
-    const owned = runner.owners();
+    const owned = store.owners();
     const list: ControllerView[] = [...deps.peers.all.values()]
       .sort((a, b) => a.id.localeCompare(b.id))
       .map((p) => ({
@@ -190,18 +209,18 @@ export function createApi(deps: ApiDeps): Hono {
     for (const id of registry.nodes.keys()) {
       if (registry.isOnline(id, now)) online++;
     }
-    const counts = runner.counts();
+
     const view: StatusView = {
       status: "active",
       version: VERSION,
       controller: deps.controllerId,
       nodes: { total: registry.nodes.size, online },
-      jobs: counts.byStatus,
+      jobs: store.counts(),
       queue: {
-        running: counts.running,
-        pending: counts.pending,
-        max_concurrent: runner.config.maxConcurrent,
-        max_pending: runner.config.maxPending,
+        running: store.count("running"),
+        pending: store.count("pending"),
+        max_concurrent: deps.limits.maxConcurrent,
+        max_pending: deps.limits.maxPending,
       },
     };
     return c.json(view);

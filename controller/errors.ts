@@ -1,18 +1,25 @@
-/** Errors the API turns into HTTP statuses, each carrying its status. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409 | 413 | 429 | 503,
-    message: string,
-  ) {
+/**
+ * What can go wrong with a request, in the controller's own terms. The
+ * runner and its parts throw these; the API's one `onError` picks the HTTP
+ * status for each kind.
+ */
+export type Refusal = "invalid" | "not_found" | "conflict" | "queue_full";
+
+export class RefusedError extends Error {
+  constructor(readonly kind: Refusal, message: string) {
     super(message);
-    this.name = "ApiError";
+    this.name = "RefusedError";
   }
 }
 
-export const invalid = (msg: string): ApiError => new ApiError(400, msg);
-export const notFound = (msg: string): ApiError => new ApiError(404, msg);
-export const conflict = (msg: string): ApiError => new ApiError(409, msg);
-export const queueFull = (msg: string): ApiError => new ApiError(429, msg);
+export const invalid = (msg: string): RefusedError =>
+  new RefusedError("invalid", msg);
+export const notFound = (msg: string): RefusedError =>
+  new RefusedError("not_found", msg);
+export const conflict = (msg: string): RefusedError =>
+  new RefusedError("conflict", msg);
+export const queueFull = (msg: string): RefusedError =>
+  new RefusedError("queue_full", msg);
 
 const UNAVAILABLE = new Set([
   "TimeoutError",

@@ -3,20 +3,20 @@
  * runner uses turns it into results, so what the API shows is exactly what
  * the scheduler decided.
  */
-import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { JobRecord } from "../models/job.ts";
-import { parseDuration } from "../models/duration.ts";
 import { JobEvent } from "../models/messages.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
-import { openOrdered } from "../lib/ordered.ts";
-import { countSteps, planJob } from "./plan.ts";
-import { applyEvent, type JobState, startJob } from "./scheduler.ts";
+import { readRange } from "../lib/ordered.ts";
+import { countSteps, initFor } from "./plan.ts";
+import { applyEvent, startJob } from "./scheduler.ts";
+import type { JobState } from "./job_state.ts";
+import type { EventLog } from "./logs.ts";
 
 /**
  * Calls `fn` for each event of the job, in log order, up to at least
- * `untilSeq` (the last event the runner applied, when known). The server's
- * pending count for a brand-new filtered consumer can lag a message that was
- * just stored, so a known last sequence is the stopping rule, not the count.
+ * `untilSeq` (the last event the runner applied, when known) and whatever
+ * was pending when the read began.
  */
 export async function readJobEvents(
   js: JetStreamClient,
@@ -26,30 +26,21 @@ export async function readJobEvents(
 ): Promise<void> {
   if (await readFinishedRange(js, rec, fn)) return;
   let last = rec.res_seq ?? 0;
-  // A consumer that goes quiet before `untilSeq` (placed on a lost peer) is replaced.
-  for (let consumers = 0; consumers < 3; consumers++) {
-    const c = await openOrdered(js, STREAM_RESULTS, {
-      filter_subjects: subjects.jobEvents(rec.id),
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: last + 1,
+  // A reader that goes quiet before `untilSeq` (placed on a lost peer) is replaced.
+  for (
+    let readers = 0;
+    readers < 3 && (readers === 0 || last < untilSeq);
+    readers++
+  ) {
+    last = await readRange(js, STREAM_RESULTS, {
+      filter: subjects.jobEvents(rec.id),
+      from: last + 1,
+      to: untilSeq,
+      drain: true,
+    }, (m) => {
+      const ev = JobEvent.safeParse(m.json());
+      if (ev.success) fn(ev.data, m.seq);
     });
-    let pending = (await c.info(true)).num_pending;
-    while (pending > 0 || last < untilSeq) {
-      const batch = await c.fetch({
-        max_messages: Math.max(1, Math.min(pending, 500)),
-        expires: 3000,
-      });
-      let got = 0;
-      for await (const m of batch) {
-        got++;
-        last = m.seq;
-        pending = m.info.pending;
-        const ev = JobEvent.safeParse(m.json());
-        if (ev.success) fn(ev.data, m.seq);
-      }
-      if (got === 0) break;
-    }
-    if (last >= untilSeq) return;
   }
 }
 
@@ -70,27 +61,13 @@ async function readFinishedRange(
   if (end === undefined || end < from) return false;
   const own = rec.expected.length * countSteps(rec.tasks) + 4;
   if (end - from + 1 > 4 * own + 2000) return false;
-  const c = await openOrdered(js, STREAM_RESULTS, {
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: from,
-  });
   const prefix = subjects.jobEvents(rec.id).slice(0, -1); // "grid.res.<id>."
-  let last = from - 1;
-  while (last < end) {
-    const batch = await c.fetch({
-      max_messages: Math.min(end - last, 500),
-      expires: 3000,
-    });
-    let got = 0;
-    for await (const m of batch) {
-      got++;
-      last = m.seq;
-      if (m.seq > end || !m.subject.startsWith(prefix)) continue;
-      const ev = JobEvent.safeParse(m.json());
-      if (ev.success) fn(ev.data, m.seq);
-    }
-    if (got === 0) break; // the rest aged out of the stream
-  }
+  // Short of `end` when the rest aged out of the stream: what is left is shown.
+  await readRange(js, STREAM_RESULTS, { from, to: end }, (m) => {
+    if (!m.subject.startsWith(prefix)) return;
+    const ev = JobEvent.safeParse(m.json());
+    if (ev.success) fn(ev.data, m.seq);
+  });
   return true;
 }
 
@@ -113,16 +90,25 @@ export async function foldJob(
   return state;
 }
 
-export function initFor(rec: JobRecord, keepOutput: boolean) {
-  return {
-    id: rec.id,
-    strategy: rec.strategy,
-    timeoutMs: rec.timeout ? parseDuration(rec.timeout) : undefined,
-    phases: planJob(rec.tasks),
-    nodes: rec.expected,
-    keepOutput,
-    // The runner (keepOutput false) decides from progress alone and would
-    // otherwise hold every outcome of a running job: nodes × steps objects.
-    keepResults: keepOutput,
-  };
+/**
+ * Jobs as the API shows them: folded from the log up to what the runner
+ * has applied (when the job runs here), with outputs past `outputBudget`
+ * bytes left in the stream to be read one by one while the answer is sent.
+ */
+export class JobHistory {
+  constructor(
+    readonly js: JetStreamClient,
+    readonly events: Pick<EventLog, "output">,
+    readonly appliedSeq: (id: string) => number | undefined,
+    readonly outputBudget = 64 << 20,
+  ) {}
+
+  results(rec: JobRecord): Promise<JobState> {
+    const untilSeq = this.appliedSeq(rec.id) ?? rec.res_last ?? 0;
+    return foldJob(this.js, rec, true, this.outputBudget, untilSeq);
+  }
+
+  output(seq: number): Promise<string> {
+    return this.events.output(seq);
+  }
 }

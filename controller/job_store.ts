@@ -3,9 +3,7 @@
  * by a watch, with compare-and-set writes. Several controllers share the
  * bucket; the revision a write was based on decides who wins.
  */
-import type { KV } from "@nats-io/kv";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { followBucket } from "../lib/kv_follow.ts";
+import type { Bucket } from "../lib/bucket.ts";
 import { JobRecord } from "../models/job.ts";
 import { logger } from "../lib/log.ts";
 import { encodeJson } from "../lib/nats.ts";
@@ -26,7 +24,7 @@ export class StaleRecordError extends Error {
 }
 
 export class JobStore {
-  #kv: KV;
+  #kv: Bucket;
   #items = new Map<string, Stored>();
   /** Ids in creation order (ids sort by creation time). */
   #order: string[] = [];
@@ -38,13 +36,13 @@ export class JobStore {
   /** Records this controller is writing, as sent. */
   #writing = new Map<string, { bytes: Uint8Array; rec: JobRecord }>();
 
-  constructor(kv: KV, readonly js: JetStreamClient) {
+  constructor(kv: Bucket) {
     this.#kv = kv;
   }
 
   /** Reads every record, then follows changes. */
   async start(): Promise<void> {
-    const f = await followBucket(this.js, this.#kv, "job records", (e) => {
+    const f = await this.#kv.follow((e) => {
       if (e.operation !== "PUT") return;
       // Our own writes come back here, often before the write's ack:
       // what we wrote needs no parsing or validating.
@@ -99,6 +97,32 @@ export class JobStore {
   /** Pending ids, oldest first, as they are now. */
   pendingIds(): string[] {
     return [...this.#pending].sort();
+  }
+
+  /** Newest first, `before` an id (exclusive), optionally one status. */
+  list(opts: { limit: number; before?: string; status?: string }): {
+    jobs: JobRecord[];
+    next?: string;
+  } {
+    const out: JobRecord[] = [];
+    for (const { rec } of this.newestFirst()) {
+      if (opts.before !== undefined && rec.id >= opts.before) continue;
+      if (opts.status && rec.status !== opts.status) continue;
+      if (out.length === opts.limit) return { jobs: out, next: out.at(-1)!.id };
+      out.push(rec);
+    }
+    return { jobs: out };
+  }
+
+  /** Running jobs per owning controller. */
+  owners(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const { rec } of this.#items.values()) {
+      if (rec.status === "running" && rec.owner) {
+        m.set(rec.owner, (m.get(rec.owner) ?? 0) + 1);
+      }
+    }
+    return m;
   }
 
   async create(rec: JobRecord): Promise<Stored> {

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../lib/config_file.ts";
 import { die, logger, setLogLevel } from "../lib/log.ts";
 import { connectNats } from "../lib/nats.ts";
 import { jetstreamClient } from "../lib/ordered.ts";
+import { natsBucket } from "../lib/bucket.ts";
 import { systemClock } from "../lib/clock.ts";
 import {
   BUCKET_CLAIMS,
@@ -23,6 +24,9 @@ import { findNatsServer, NatsServer, NatsServerError } from "./nats_server.ts";
 import { Registry } from "./registry.ts";
 import { KvClaims } from "./claims.ts";
 import { Runner } from "./runner.ts";
+import { NatsCommandLog, NatsEventLog } from "./nats_logs.ts";
+import { JobHistory } from "./job_log.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { createApi } from "./api.ts";
 
 const USAGE = `grid — the GRID controller
@@ -66,10 +70,11 @@ function natsServerVersion(): string {
   }
 }
 
-async function main(): Promise<void> {
+/** Runs the program with `args` (its command line) until it is stopped. */
+export async function main(argv: string[]): Promise<void> {
   setLogLevel(Deno.env.get("GRID_LOG"));
   const args = parseDaemonArgs(
-    Deno.args,
+    argv,
     USAGE,
     () => `grid ${VERSION} (deno ${Deno.version.deno}, ${natsServerVersion()})`,
   );
@@ -141,7 +146,9 @@ async function main(): Promise<void> {
     js,
   );
   await registry.ready();
-  const store = new JobStore(await kvm.open(BUCKET_JOBS), js);
+  const store = new JobStore(
+    natsBucket(await kvm.open(BUCKET_JOBS), js, "job records"),
+  );
   await store.start();
   const peers = new Peers(
     await kvm.open(BUCKET_CONTROLLERS),
@@ -152,16 +159,22 @@ async function main(): Promise<void> {
     js,
   );
   await peers.start();
+  const jsm = await jetstreamManager(nc);
+  const events = new NatsEventLog(js, jsm);
+  const limits = {
+    maxConcurrent: config.scheduler.max_concurrent,
+    maxPending: config.scheduler.max_pending,
+  };
   const runner = new Runner({
-    nc,
     store,
     claims: new KvClaims(await kvm.open(BUCKET_CLAIMS)),
     peers,
-    registry,
+    fleet: registry,
+    events,
+    commands: new NatsCommandLog(nc),
     clock: systemClock,
     config: {
-      maxConcurrent: config.scheduler.max_concurrent,
-      maxPending: config.scheduler.max_pending,
+      ...limits,
       taskTimeoutMs: config.scheduler.task_timeout,
       offlineAfterMs: config.nodes.offline_after,
     },
@@ -169,7 +182,10 @@ async function main(): Promise<void> {
   await runner.start();
 
   const app = createApi({
-    runner,
+    requests: runner.requests,
+    store,
+    history: new JobHistory(js, events, (id) => runner.appliedSeq(id)),
+    limits,
     registry,
     peers,
     clock: systemClock,
@@ -259,4 +275,4 @@ async function retry<T>(
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await main(Deno.args);

@@ -3,7 +3,12 @@
  * top-level phases (barriers), each a list of leaves run as a per-node
  * pipeline. A top-level leaf is a pipeline of one.
  */
-import type { Condition, Phase } from "../models/job.ts";
+import {
+  type Condition,
+  type JobRecord,
+  leavesOf,
+  type Phase,
+} from "../models/job.ts";
 import { parseDuration } from "../models/duration.ts";
 
 export interface Leaf {
@@ -26,31 +31,50 @@ export interface PlanPhase {
 }
 
 export function planJob(tasks: readonly Phase[]): PlanPhase[] {
-  let index = 0;
-  const leafOf = (p: Phase, inherited?: Condition): Leaf => ({
-    index: index++,
-    backend: p.backend!,
-    action: p.action!,
-    params: p.params ?? {},
-    timeoutMs: p.timeout === undefined ? undefined : parseDuration(p.timeout),
-    maxRetries: p.max_retries ?? 0,
-    condition: p.condition ?? inherited,
-  });
-  return tasks.map((p) => {
-    const first = index;
-    if (p.tasks) {
-      const leaves = p.tasks.map((sub) => leafOf(sub as Phase, p.condition));
-      return { leaves, pipeline: true, first };
-    }
-    return { leaves: [leafOf(p)], pipeline: false, first };
-  });
+  const phases: PlanPhase[] = tasks.map((p) => ({
+    leaves: [],
+    pipeline: p.tasks !== undefined,
+    first: -1,
+  }));
+  for (const l of leavesOf(tasks)) {
+    const phase = phases[l.phase]!;
+    if (phase.leaves.length === 0) phase.first = l.index;
+    const t = l.task;
+    phase.leaves.push({
+      index: l.index,
+      backend: t.backend!,
+      action: t.action!,
+      params: t.params ?? {},
+      timeoutMs: t.timeout === undefined ? undefined : parseDuration(t.timeout),
+      maxRetries: t.max_retries ?? 0,
+      condition: t.condition ?? l.pipeline?.condition,
+    });
+  }
+  return phases;
 }
 
 export function countSteps(tasks: readonly Phase[]): number {
-  return tasks.reduce((n, p) => n + (p.tasks ? p.tasks.length : 1), 0);
+  return leavesOf(tasks).length;
 }
 
 /** Wait before attempt `failedAttempts + 1`: 1s, 2s, 4s… capped at 30s. */
 export function backoffMs(failedAttempts: number): number {
   return Math.min(1000 * 2 ** Math.max(0, failedAttempts - 1), 30_000);
+}
+
+/**
+ * What the scheduler starts a job from, given its record. The runner
+ * (keepOutput false) decides from progress alone; views keep outcomes and
+ * outputs, which the runner would otherwise hold for every node and step.
+ */
+export function initFor(rec: JobRecord, keepOutput: boolean) {
+  return {
+    id: rec.id,
+    strategy: rec.strategy,
+    timeoutMs: rec.timeout ? parseDuration(rec.timeout) : undefined,
+    phases: planJob(rec.tasks),
+    nodes: rec.expected,
+    keepOutput,
+    keepResults: keepOutput,
+  };
 }

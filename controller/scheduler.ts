@@ -15,92 +15,16 @@
  * - A failed attempt is retried on that node alone, after a backoff, while
  *   retries remain and the failure is retryable.
  */
-import type { ResultStatus, Strategy } from "../models/job.ts";
 import type { JobEvent, ResultEvent } from "../models/messages.ts";
 import { formatDuration } from "../models/duration.ts";
-import { backoffMs, type Leaf, type PlanPhase } from "./plan.ts";
-
-export interface Outcome {
-  status: ResultStatus;
-  attempts: number;
-  error?: string;
-  output?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  durationMs: number;
-  /** Results-stream sequence of the event that decided this outcome. */
-  seq?: number;
-  /** The output was not kept (over the memory budget); read it by `seq`. */
-  outputDropped?: boolean;
-}
-
-interface NodeProgress {
-  failed: boolean;
-  /** Position in the current phase's leaves. */
-  sub: number;
-  attempt: number;
-  /** An attempt is dispatched or waiting for its retry. */
-  inflight: boolean;
-  retryAt: number;
-  done: boolean;
-}
-
-export interface JobState {
-  id: string;
-  strategy: Strategy;
-  timeoutMs?: number;
-  phases: PlanPhase[];
-  nodes: string[];
-  progress: Map<string, NodeProgress>;
-  /** Nodes done with the current phase, so the barrier check is O(1). */
-  doneCount: number;
-  phase: number;
-  anyFailed: boolean;
-  firstFailure?: string;
-  timedOut: boolean;
-  status: "running" | "completed" | "failed" | "cancelled";
-  error?: string;
-  results: Map<number, Map<string, Outcome>>;
-  /** Keep task output in outcomes (API views) or drop it (the runner). */
-  keepOutput: boolean;
-  /** Record outcomes at all: views do; the runner, which only needs progress, does not. */
-  keepResults: boolean;
-  /** Output bytes still allowed in memory; past it outputs are dropped and flagged. */
-  outputBudget: number;
-}
-
-export type Effect =
-  | {
-    kind: "dispatch";
-    node: string;
-    leaf: Leaf;
-    attempt: number;
-    notBefore: number;
-  }
-  | {
-    kind: "abort";
-    node: string;
-    step: number;
-    attempt: number;
-    reason: string;
-  }
-  | { kind: "step"; step: number }
-  | {
-    kind: "finish";
-    status: "completed" | "failed" | "cancelled";
-    error?: string;
-  };
-
-export interface JobInit {
-  id: string;
-  strategy: Strategy;
-  timeoutMs?: number;
-  phases: PlanPhase[];
-  nodes: readonly string[];
-  keepOutput?: boolean;
-  keepResults?: boolean;
-  outputBudget?: number;
-}
+import { backoffMs, type Leaf } from "./plan.ts";
+import type {
+  Effect,
+  JobInit,
+  JobState,
+  NodeProgress,
+  Outcome,
+} from "./job_state.ts";
 
 export function startJob(
   init: JobInit,
@@ -147,20 +71,7 @@ export function applyEvent(s: JobState, ev: JobEvent, seq?: number): Effect[] {
       onResult(s, ev, seq, effects);
       break;
     case "cancel":
-      for (const [node, p] of s.progress) {
-        if (!p.inflight) continue;
-        const leaf = currentLeaf(s, p)!;
-        p.inflight = false;
-        record(s, leaf.index, node, {
-          status: "cancelled",
-          attempts: p.attempt,
-          error: ev.reason,
-          finishedAt: ev.at,
-          durationMs: 0,
-          seq,
-        });
-        effects.push(abort(node, leaf.index, p.attempt, ev.reason));
-      }
+      stopInflight(s, "cancelled", ev.reason, ev.at, seq, effects);
       finish(s, effects, "cancelled", ev.reason);
       break;
     case "job_timeout": {
@@ -168,22 +79,18 @@ export function applyEvent(s: JobState, ev: JobEvent, seq?: number): Effect[] {
       if (s.timedOut) break;
       const reason = `job timed out after ${formatDuration(s.timeoutMs ?? 0)}`;
       s.timedOut = true;
-      for (const [node, p] of s.progress) {
-        if (!p.inflight) continue;
-        const leaf = currentLeaf(s, p)!;
-        p.inflight = false;
-        record(s, leaf.index, node, {
-          status: "failed",
-          attempts: p.attempt,
-          error: reason,
-          finishedAt: ev.at,
-          durationMs: 0,
-          seq,
-        });
-        markFailed(s, p, `step ${leaf.index} on ${node}: ${reason}`);
-        effects.push(abort(node, leaf.index, p.attempt, reason));
-        p.sub++;
-      }
+      stopInflight(
+        s,
+        "failed",
+        reason,
+        ev.at,
+        seq,
+        effects,
+        (node, p, leaf) => {
+          markFailed(s, p, `step ${leaf.index} on ${node}: ${reason}`);
+          p.sub++;
+        },
+      );
       for (const node of s.nodes) {
         const p = s.progress.get(node)!;
         if (!p.done && !p.inflight) advanceNode(s, node, p, effects);
@@ -404,11 +311,35 @@ function record(s: JobState, step: number, node: string, o: Outcome): void {
   m.set(node, o);
 }
 
-function abort(
-  node: string,
-  step: number,
-  attempt: number,
+/** Ends every attempt in flight with `status`, aborting it on its node. */
+function stopInflight(
+  s: JobState,
+  status: "cancelled" | "failed",
   reason: string,
-): Effect {
-  return { kind: "abort", node, step, attempt, reason };
+  at: string,
+  seq: number | undefined,
+  effects: Effect[],
+  then?: (node: string, p: NodeProgress, leaf: Leaf) => void,
+): void {
+  for (const [node, p] of s.progress) {
+    if (!p.inflight) continue;
+    const leaf = currentLeaf(s, p)!;
+    p.inflight = false;
+    record(s, leaf.index, node, {
+      status,
+      attempts: p.attempt,
+      error: reason,
+      finishedAt: at,
+      durationMs: 0,
+      seq,
+    });
+    effects.push({
+      kind: "abort",
+      node,
+      step: leaf.index,
+      attempt: p.attempt,
+      reason,
+    });
+    then?.(node, p, leaf);
+  }
 }

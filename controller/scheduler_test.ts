@@ -10,13 +10,11 @@ import { planJob } from "./plan.ts";
 import {
   applyEvent,
   currentLeaf,
-  type Effect,
-  type JobInit,
-  type JobState,
   pendingDispatches,
   shouldRun,
   startJob,
 } from "./scheduler.ts";
+import type { Effect, JobInit, JobState } from "./job_state.ts";
 
 // ---- helpers ----
 

@@ -2,7 +2,7 @@
  * Which nodes a job is for, and whether they can run it: pure functions of
  * the registry snapshot and the time.
  */
-import type { JobSpec, Target } from "../models/job.ts";
+import { type JobSpec, leavesOf, type Target } from "../models/job.ts";
 import type { NodeRecord } from "../models/node.ts";
 
 export function isOnline(
@@ -77,22 +77,11 @@ export function checkAgainstFleet(
   const judged = (online.length > 0 ? online : offline).map((id) =>
     nodes.get(id)!
   );
-  const leaves: { path: string; backend: string; action: string }[] = [];
-  spec.tasks.forEach((p, i) => {
-    if (p.tasks) {
-      p.tasks.forEach((s, j) =>
-        leaves.push({
-          path: `tasks[${i}].tasks[${j}]`,
-          backend: s.backend!,
-          action: s.action!,
-        })
-      );
-    } else {leaves.push({
-        path: `tasks[${i}]`,
-        backend: p.backend!,
-        action: p.action!,
-      });}
-  });
+  const leaves = leavesOf(spec.tasks).map((l) => ({
+    path: l.path,
+    backend: l.task.backend!,
+    action: l.task.action!,
+  }));
   for (const leaf of leaves) {
     const lacking = judged.filter((n) => !(leaf.backend in n.backends));
     if (lacking.length === judged.length) {
@@ -111,4 +100,12 @@ export function checkAgainstFleet(
     }
   }
   return undefined;
+}
+
+/** The fleet as the runner sees it: the node registry, kept current. */
+export interface Fleet {
+  readonly nodes: ReadonlyMap<string, NodeRecord>;
+  isOnline(id: string, now?: number): boolean;
+  /** When a node record last arrived: the store is up while they do. */
+  readonly lastUpdate: number;
 }

@@ -8,7 +8,7 @@ import type {
 } from "../models/job.ts";
 import type { NodeRecord, NodeView } from "../models/node.ts";
 import { countSteps } from "./plan.ts";
-import type { Outcome } from "./scheduler.ts";
+import type { Outcome } from "./job_state.ts";
 import { isOnline } from "./targets.ts";
 
 type Results = ReadonlyMap<number, ReadonlyMap<string, Outcome>>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { JobRecord } from "../models/job.ts";
-import type { Outcome } from "./scheduler.ts";
+import type { Outcome } from "./job_state.ts";
 import {
   hasDroppedOutput,
   jobView,

@@ -8,9 +8,10 @@
 import type {
   Consumer,
   JetStreamClient,
+  JsMsg,
   OrderedConsumerOptions,
 } from "@nats-io/jetstream";
-import { jetstream } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 export const API_TIMEOUT_MS = 2000;
@@ -90,4 +91,72 @@ export function watchStall(
     }
   }, everyMs);
   return () => clearInterval(timer);
+}
+
+export interface RangeOptions {
+  /** One subject filter; every subject when absent. */
+  filter?: string;
+  /** The first sequence to read. */
+  from: number;
+  /** Stop once this sequence is reached (the rest is not waited for). */
+  to?: number;
+  /** Also read what was pending when the reader opened (no `to`: only that). */
+  drain?: boolean;
+  /** Messages per pull. */
+  batch?: number;
+  /** A pull that brings nothing for this long ends the read. */
+  quietMs?: number;
+}
+
+/**
+ * Reads a stream in order from `from`, calling `fn` for each message (and
+ * awaiting it), up to `to`. The stopping rule is a known sequence, not the
+ * server's pending count, which can lag a message just stored; `drain`
+ * adds the pending count for readers that know no sequence. Answers the
+ * sequence read up to (`from - 1` when nothing was read): short of `to` means the read
+ * went quiet (the rest aged out, or the reader sits on a lagging peer), and
+ * the caller decides whether that is an error. With a filter, the answer
+ * may lie past the last message read: nothing of the filter lies between.
+ */
+export async function readRange(
+  js: JetStreamClient,
+  stream: string,
+  opts: RangeOptions,
+  fn: (m: JsMsg) => void | Promise<void>,
+): Promise<number> {
+  const to = opts.to ?? 0;
+  let last = opts.from - 1;
+  if (opts.to !== undefined && to < opts.from && !opts.drain) return last;
+  const c = await openOrdered(js, stream, {
+    ...(opts.filter ? { filter_subjects: opts.filter } : {}),
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: opts.from,
+  });
+  let pending = opts.drain ? (await c.info(true)).num_pending : 0;
+  while (last < to || pending > 0) {
+    const want = Math.max(pending, to - last, 1);
+    const batch = await c.fetch({
+      max_messages: Math.min(want, opts.batch ?? 500),
+      expires: opts.quietMs ?? 3000,
+    });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      // Past `to` is not asked for: the stream moved on since the caller looked.
+      if (!opts.drain && m.seq > to) {
+        batch.stop();
+        return m.seq - 1;
+      }
+      last = m.seq;
+      if (opts.drain) pending = m.info.pending;
+      await fn(m);
+      // Done: left alone, the pull would wait out its expiry for more.
+      if (last >= to && pending === 0) {
+        batch.stop();
+        break;
+      }
+    }
+    if (got === 0) break;
+  }
+  return last;
 }

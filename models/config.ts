@@ -1,5 +1,11 @@
 /** Controller and worker configuration files. Durations are Go-style strings. */
 import { z } from "zod";
+import {
+  BINARY_KEYS,
+  type BinaryKey,
+  DEFAULT_BINARIES,
+  DEFAULT_RKE2_INSTALLER_DIRS,
+} from "./backend_table.ts";
 import { parseDuration } from "./duration.ts";
 import { NodeId, Token } from "./names.ts";
 
@@ -118,16 +124,17 @@ export const WorkerConfig = z.object({
     rke2_installer_dirs: z.array(
       z.string().startsWith("/", "must be an absolute path"),
     )
-      .default(["/opt/grid/rke2"]),
+      .default([...DEFAULT_RKE2_INSTALLER_DIRS]),
     /** Absolute paths of the programs the system backends run. */
-    binaries: z.object({
-      "apt-get": z.string().startsWith("/", "must be an absolute path")
-        .default("/usr/bin/apt-get"),
-      systemctl: z.string().startsWith("/", "must be an absolute path")
-        .default("/usr/bin/systemctl"),
-      rke2: z.string().startsWith("/", "must be an absolute path")
-        .default("/usr/local/bin/rke2"),
-    }).strict().prefault({}),
+    binaries: z.object(
+      Object.fromEntries(
+        BINARY_KEYS.map((k) => [
+          k,
+          z.string().startsWith("/", "must be an absolute path")
+            .default(DEFAULT_BINARIES[k]),
+        ]),
+      ) as Record<BinaryKey, z.ZodDefault<z.ZodString>>,
+    ).strict().prefault({}),
   }).strict().prefault({}),
 }).strict();
 export type WorkerConfig = z.infer<typeof WorkerConfig>;

@@ -146,6 +146,40 @@ function checkShape(
   );
 }
 
+/** One leaf of a job's task tree. */
+export interface LeafRef {
+  /** Flat step index, depth-first over leaves: results are keyed by it. */
+  index: number;
+  /** The top-level task (barrier phase) it belongs to. */
+  phase: number;
+  /** Where it sits, as an operator writes it: `tasks[1].tasks[0]`. */
+  path: string;
+  task: LeafPhase;
+  /** The pipeline it is a step of, if any. */
+  pipeline?: Phase;
+}
+
+/** The one walk over a task tree: every leaf in step order. */
+export function leavesOf(tasks: readonly Phase[]): LeafRef[] {
+  const out: LeafRef[] = [];
+  tasks.forEach((p, i) => {
+    if (!p.tasks) {
+      out.push({ index: out.length, phase: i, path: `tasks[${i}]`, task: p });
+      return;
+    }
+    p.tasks.forEach((t, j) =>
+      out.push({
+        index: out.length,
+        phase: i,
+        path: `tasks[${i}].tasks[${j}]`,
+        task: t,
+        pipeline: p,
+      })
+    );
+  });
+  return out;
+}
+
 /** Renders a zod issue path the way operators write it: tasks[1].action. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
@@ -176,13 +210,13 @@ export const NodeResult = z.object({
 });
 export type NodeResult = z.infer<typeof NodeResult>;
 
-/** The stored job record (KV `jobs`); results live in the results stream. */
+/**
+ * The stored job record (KV `jobs`): the spec as submitted, and where the
+ * job stands. Results live in the results stream.
+ */
 export const JobRecord = z.object({
+  ...JobSpec.shape,
   id: Token,
-  target: Target,
-  strategy: Strategy,
-  timeout: z.string().optional(),
-  tasks: z.array(Phase),
   status: JobStatus,
   step: z.number().int(),
   expected: z.array(z.string()),

@@ -76,3 +76,51 @@ export const JobEvent = z.discriminatedUnion("type", [
   JobTimeoutEvent,
 ]);
 export type JobEvent = z.infer<typeof JobEvent>;
+
+/** What a result event says about how an attempt ended. */
+export interface AttemptOutcome {
+  status: ResultEvent["status"];
+  output?: string;
+  error?: string;
+  retryable?: boolean;
+}
+
+/**
+ * The one way a result event is built, by a worker or by the controller.
+ * Times are epoch milliseconds; without `startedAt` the attempt never ran
+ * (not run, node lost) and its duration is zero.
+ */
+export function resultEvent(
+  attempt: { job: string; step: number; attempt: number },
+  node: string,
+  by: ResultEvent["by"],
+  outcome: AttemptOutcome,
+  times: { startedAt?: number; finishedAt: number },
+): ResultEvent {
+  const { finishedAt } = times;
+  // A start time read back from a record may be unreadable: then none.
+  const startedAt = Number.isFinite(times.startedAt)
+    ? times.startedAt
+    : undefined;
+  return {
+    type: "result",
+    job: attempt.job,
+    step: attempt.step,
+    node,
+    attempt: attempt.attempt,
+    status: outcome.status,
+    output: outcome.output ?? "",
+    ...(outcome.error ? { error: outcome.error } : {}),
+    ...(outcome.retryable !== undefined
+      ? { retryable: outcome.retryable }
+      : {}),
+    ...(startedAt !== undefined
+      ? { started_at: new Date(startedAt).toISOString() }
+      : {}),
+    finished_at: new Date(finishedAt).toISOString(),
+    duration_ms: startedAt === undefined
+      ? 0
+      : Math.max(0, finishedAt - startedAt),
+    by,
+  };
+}

@@ -5,6 +5,7 @@
  * compiled binary carries exactly the permissions of its set.
  */
 import { join } from "node:path";
+import { PROGRAMS } from "../main.ts";
 
 /** A permission set in deno.json: `"read": true`, a list, or allow/deny/ignore. */
 export type PermissionValue =
@@ -75,7 +76,7 @@ export function programsFrom(config: DenoJson): Program[] {
         );
       }
       let permissionSet: string | undefined;
-      let entry: string | undefined;
+      const positional: string[] = [];
       const v8Flags: string[] = [];
       for (const w of words.slice(2)) {
         const m = /^(?:-P|--permission-set)=(.+)$/.exec(w);
@@ -88,8 +89,13 @@ export function programsFrom(config: DenoJson): Program[] {
                 permissionSet ?? "SET"
               } so ${name} gets it too`,
           );
-        } else if (!w.startsWith("-") && entry === undefined) entry = w;
+        } else if (!w.startsWith("-")) positional.push(w);
       }
+      // Through the root main.ts (`main.ts worker`), the program's own entry
+      // is compiled: the binary carries only that program's graph.
+      const entry = positional[0] === "main.ts"
+        ? PROGRAMS[positional[1] ?? ""]?.module.replace(/^\.\//, "")
+        : positional[0];
       if (!permissionSet || !entry) {
         throw new BuildError(
           `deno.json: task "${task}" must be "deno run -P=SET ENTRY", not "${command}"`,

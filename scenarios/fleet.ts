@@ -1,5 +1,5 @@
 /** The local fleet the quick start and the scenarios run on. */
-import type { WorkerSpec } from "./cluster.ts";
+import type { WorkerSpec } from "../testing/mod.ts";
 
 export const LOCAL_FLEET: WorkerSpec[] = [
   { id: "web-01", groups: ["web", "prod"] },

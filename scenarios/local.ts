@@ -5,7 +5,7 @@
  * with gridc, then keeps the cluster up until Ctrl-C.
  */
 import { parseArgs } from "node:util";
-import { Cluster } from "./cluster.ts";
+import { Cluster } from "../testing/mod.ts";
 import { gridc, LOCAL_FLEET } from "./fleet.ts";
 
 const { values } = parseArgs({

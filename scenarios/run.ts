@@ -5,7 +5,7 @@
  * declares. Exits 0 only when every scenario matches.
  */
 import { parse } from "yaml";
-import { Cluster } from "./cluster.ts";
+import { Cluster } from "../testing/mod.ts";
 import { gridc, LOCAL_FLEET } from "./fleet.ts";
 
 interface Expect {

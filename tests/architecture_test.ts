@@ -57,3 +57,23 @@ Deno.test("architecture: the controller never reaches worker, backend or client 
     [],
   );
 });
+
+Deno.test("architecture: the root main.ts reaches no program ahead of time", async () => {
+  // Each program is imported only when asked for, so running one from
+  // source loads (and may reach) only its own graph.
+  assert.deepEqual(await graph("main.ts"), ["main.ts"]);
+});
+
+Deno.test("architecture: main.ts refuses a worker with unrestricted run permission", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "worker", "--help"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 3);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /refusing to start a worker with unrestricted --allow-run/,
+  );
+});

@@ -1,9 +1,12 @@
-/** Integration-test helpers over the local cluster launcher. */
+/** Integration-test helpers over the process and cluster helpers in testing/. */
 import { basename, join } from "node:path";
-import { Cluster, type ClusterOptions } from "../scenarios/cluster.ts";
-import type { ControllerSet } from "../scenarios/controllers.ts";
+import {
+  Cluster,
+  type ClusterOptions,
+  type ControllerSet,
+} from "../testing/mod.ts";
 
-export * from "../scenarios/cluster.ts";
+export * from "../testing/mod.ts";
 
 /** Starts a cluster, runs `fn`, and always tears it down (dumping logs on failure). */
 export async function withCluster(
@@ -20,8 +23,6 @@ export async function withCluster(
     await c.stop();
   }
 }
-
-export * from "../scenarios/controllers.ts";
 
 /**
  * Runs `fn` on a set of controllers and always stops it. On failure it

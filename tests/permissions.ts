@@ -1,6 +1,6 @@
 /** Turns a permission set from deno.json into command-line flags, so a test can add to it. */
 import { join } from "node:path";
-import { ROOT } from "../scenarios/cluster.ts";
+import { ROOT } from "../testing/mod.ts";
 
 type Grant = boolean | string[];
 

@@ -11,6 +11,10 @@ export class Ledger {
     return `${job}/${step}/${attempt}`;
   }
 
+  static keyOf(a: { job: string; step: number; attempt: number }): string {
+    return Ledger.key(a.job, a.step, a.attempt);
+  }
+
   has(key: string): boolean {
     return this.#keys.has(key);
   }

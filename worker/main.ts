@@ -4,6 +4,7 @@
 import { dirname, join } from "node:path";
 import { VERSION } from "../models/mod.ts";
 import { WorkerConfig } from "../models/config.ts";
+import { KILL_PATH } from "../models/backend_table.ts";
 import { parseDaemonArgs, shutdownSignal } from "../lib/cli.ts";
 import { ConfigError, loadConfig } from "../lib/config_file.ts";
 import { die, logger, setLogLevel } from "../lib/log.ts";
@@ -37,10 +38,11 @@ function releaseNatsServer(): string {
   }
 }
 
-async function main(): Promise<void> {
+/** Runs the program with `args` (its command line) until it is stopped. */
+export async function main(argv: string[]): Promise<void> {
   setLogLevel(Deno.env.get("GRID_LOG"));
   const args = parseDaemonArgs(
-    Deno.args,
+    argv,
     USAGE,
     () => `gridw ${VERSION} (deno ${Deno.version.deno}${releaseNatsServer()})`,
     ["self-check", "json"],
@@ -58,13 +60,7 @@ async function main(): Promise<void> {
     rke2: { installerDirs: config.worker.rke2_installer_dirs },
   });
   if (args.flags["self-check"]) {
-    const b = config.worker.binaries;
-    const check = selfCheck([
-      b["apt-get"],
-      b.systemctl,
-      b.rke2,
-      "/usr/bin/kill",
-    ], backends);
+    const check = selfCheck(config.worker.binaries, backends);
     console.log(
       args.flags.json ? JSON.stringify(check, null, 2) : formatSelfCheck(check),
     );
@@ -82,8 +78,7 @@ async function main(): Promise<void> {
     heartbeatMs: config.worker.heartbeat_interval,
     catchUpWindowMs: config.worker.catchup_window,
     backends,
-    // kill(1) signals a task's whole process group; Deno.kill would need unrestricted --allow-run.
-    exec: createExec({ killPath: "/usr/bin/kill" }),
+    exec: createExec({ killPath: KILL_PATH }),
   });
   await agent.start();
   const sig = await shutdownSignal();
@@ -93,4 +88,4 @@ async function main(): Promise<void> {
   Deno.exit(0);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await main(Deno.args);

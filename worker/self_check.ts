@@ -5,6 +5,10 @@
  */
 import type { BackendDef } from "../backends/types.ts";
 import { describeBackends } from "../backends/mod.ts";
+import {
+  type BackendBinaries,
+  workerPrograms,
+} from "../models/backend_table.ts";
 
 export interface SelfCheck {
   allowed: Record<string, string>;
@@ -18,12 +22,13 @@ export interface SelfCheck {
 /** Programs a worker must never be able to start. */
 const MUST_REFUSE = ["/bin/sh", "/bin/bash", "/bin/ls", "/usr/bin/env"];
 
+/** Checks the programs a worker with these `binaries` runs, and the backends it got. */
 export function selfCheck(
-  allowedPaths: string[],
+  binaries: BackendBinaries,
   backends: Map<string, BackendDef>,
 ): SelfCheck {
   const allowed: Record<string, string> = {};
-  for (const p of allowedPaths) {
+  for (const p of workerPrograms(binaries)) {
     allowed[p] = Deno.permissions.querySync({ name: "run", command: p }).state;
   }
   const refused: SelfCheck["refused"] = {};

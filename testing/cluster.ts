@@ -1,17 +1,15 @@
 /**
  * Starts a local GRID cluster from source: a controller (with its own
  * nats-server) and workers, each run with exactly the permission set its
- * compiled binary gets. Used by the quick start, the scenario runner and
- * the integration tests. Everything started is stopped and the temp dir
- * removed by `stop()`.
+ * compiled binary gets. Used by the quick start, the scenario runner, the
+ * bench and the integration tests. Everything started is stopped and the
+ * temp dir removed by `stop()`.
  */
 import { join } from "node:path";
-
-/** API answers as tests read them: loosely, field by field. */
-// deno-lint-ignore no-explicit-any
-export type Json = any;
-
-export const ROOT = new URL("..", import.meta.url).pathname;
+import { httpRequest, type Json, jsonOr } from "./http.ts";
+import { freePort } from "./ports.ts";
+import { killAll, killPid, pidAlive, Proc } from "./proc.ts";
+import { waitFor } from "./wait.ts";
 
 export interface WorkerSpec {
   id: string;
@@ -41,172 +39,8 @@ export interface ClusterOptions {
   echo?: (proc: string, line: string) => void;
 }
 
-export interface ProcOptions {
-  /** Where it runs: the checkout unless given (the soak runs a copy of the code). */
-  cwd?: string;
-  /** How many of the latest lines `log` keeps: all unless given (0 for long runs that log to files). */
-  keep?: number;
-}
-
-export class Proc {
-  readonly log: string[] = [];
-  readonly child: Deno.ChildProcess;
-  /** Its exit code, once it has exited. */
-  exitCode?: number;
-  /** `stop()` was called: the exit is one we asked for. */
-  stopping = false;
-  #pump: Promise<void>;
-  constructor(
-    readonly name: string,
-    args: string[],
-    env: Record<string, string> = {},
-    readonly echo?: (line: string) => void,
-    readonly opts: ProcOptions = {},
-  ) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd: opts.cwd ?? ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { GRID_LOG: "info", NO_COLOR: "1", ...env },
-    }).spawn();
-    this.child.status.then((s) => (this.exitCode = s.code));
-    // A read that fails ends that stream's log; it must not go unhandled.
-    this.#pump = Promise.all([
-      this.#read(this.child.stdout).catch(() => {}),
-      this.#read(this.child.stderr).catch(() => {}),
-    ])
-      .then(() => {});
-  }
-
-  async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const dec = new TextDecoder();
-    let buf = "";
-    for await (const chunk of stream) {
-      buf += dec.decode(chunk, { stream: true });
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
-      this.#keep(lines);
-      if (this.echo) { for (const l of lines) this.echo(l); }
-    }
-    if (buf) {
-      this.#keep([buf]);
-      this.echo?.(buf);
-    }
-  }
-
-  #keep(lines: string[]): void {
-    const keep = this.opts.keep;
-    if (keep === 0) return;
-    this.log.push(...lines);
-    if (keep !== undefined && this.log.length > 2 * keep) {
-      this.log.splice(0, this.log.length - keep);
-    }
-  }
-
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  /** Not exited (nor a zombie). */
-  get running(): boolean {
-    return this.exitCode === undefined && pidAlive(this.pid);
-  }
-
-  /** Direct children (the controller's nats-server). */
-  children(): number[] {
-    return childrenOf(this.pid);
-  }
-
-  async stop(
-    signal: Deno.Signal = "SIGTERM",
-    graceMs = 10_000,
-  ): Promise<Deno.CommandStatus> {
-    this.stopping = true;
-    try {
-      this.child.kill(signal);
-    } catch { /* already exited */ }
-    const timer = setTimeout(() => {
-      try {
-        this.child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, graceMs);
-    const status = await this.child.status;
-    clearTimeout(timer);
-    await this.#pump;
-    return status;
-  }
-
-  async wait(): Promise<Deno.CommandStatus> {
-    const s = await this.child.status;
-    await this.#pump;
-    return s;
-  }
-
-  dump(lines = 150): string {
-    return `--- ${this.name} ---\n${this.log.slice(-lines).join("\n")}`;
-  }
-}
-
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Polls `check` until it returns a value other than undefined/false, or throws on the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(
-    `timed out waiting for ${what}${last ? ` (last error: ${last})` : ""}`,
-  );
-}
-
-/** Direct children of a process, from /proc. */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-      const text = Deno.readTextFileSync(
-        `/proc/${pid}/task/${t.name}/children`,
-      );
-      out.push(...text.trim().split(/\s+/).filter(Boolean).map(Number));
-    }
-  } catch { /* gone */ }
-  return out;
-}
-
-export function killPid(pid: number, signal: Deno.Signal = "SIGKILL"): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch { /* gone */ }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
+/** How the controller is run unless told otherwise: as `grid` gets it. */
+const CONTROLLER_RUN = ["run", "-P=controller", "controller/main.ts"];
 
 export class Cluster {
   readonly dir: string;
@@ -263,16 +97,15 @@ nodes:
     );
   }
 
-  async startController(): Promise<Proc> {
+  /**
+   * Writes its config, starts the controller and waits for its API.
+   * `run` is the `deno` command line up to the module (the bench adds
+   * runtime flags).
+   */
+  async startController(run = CONTROLLER_RUN): Promise<Proc> {
     const file = join(this.dir, "controller.yaml");
     await Deno.writeTextFile(file, this.controllerConfig());
-    const p = this.#spawn("controller", [
-      "run",
-      "-P=controller",
-      "controller/main.ts",
-      "-c",
-      file,
-    ]);
+    const p = this.#spawn("controller", [...run, "-c", file]);
     this.controller = p;
     await waitFor("the controller API", async () => {
       if (!pidAlive(p.pid)) throw new Error(`controller exited\n${p.dump()}`);
@@ -289,8 +122,7 @@ nodes:
     const p = this.controller!;
     const kids = p.children();
     await p.stop("SIGKILL");
-    for (const k of kids) killPid(k);
-    await waitFor("nats-server to exit", () => kids.every((k) => !pidAlive(k)));
+    await killAll("nats-server", kids, 20_000);
   }
 
   workerConfig(w: WorkerSpec): string {
@@ -349,28 +181,14 @@ ${w.extra ?? ""}`;
     return this;
   }
 
+  /** One API request; the answer's JSON, or its text when it is not JSON. */
   async request(
     method: string,
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: Json }> {
-    const r = await fetch(`${this.api}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined
-        ? undefined
-        : typeof body === "string"
-        ? body
-        : JSON.stringify(body),
-    });
-    const text = await r.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: r.status, json };
+    const r = await httpRequest(`${this.api}${path}`, method, body);
+    return { status: r.status, json: jsonOr(r.text, (text) => text) };
   }
 
   async submit(job: unknown): Promise<string> {

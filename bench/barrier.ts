@@ -1,0 +1,162 @@
+/**
+ * Barrier fan-out: one job of many steps on N simulated workers (a group),
+ * against raw fan-out (b), one broadcast to N raw workers at a time, on
+ * the same connections. Raw, GRID, raw again, so drift in the machine's
+ * load hits both alike.
+ */
+import { sleep, waitFor } from "../testing/mod.ts";
+import { STREAM_COMMANDS } from "../lib/topology.ts";
+import { echoJob, onlineNodes, submit } from "./api.ts";
+import type { Env } from "./env.ts";
+import { CpuMeter, log, memMiB, ms, RssSampler, stats } from "./lib.ts";
+import { profiled } from "./profile.ts";
+import type { RawBench } from "./raw.ts";
+import type { BarrierResult, BenchResults } from "./results.ts";
+import { simsReady, spawnSims, stopSims } from "./sims.ts";
+import { jobTimes, lastSeq, stepSeries } from "./streams.ts";
+
+export async function benchBarrier(
+  env: Env,
+  raw: RawBench,
+  n: number,
+  R: BenchResults,
+): Promise<void> {
+  const { barrierSteps: K, barrierWarmup: W, simProcs } = env.opts;
+  const half = Math.ceil(K / 2);
+
+  // One set of simulated workers for both: each is one connection with the
+  // raw responder and a real Agent on it.
+  log(
+    `barrier N=${n}: starting ${n} simulated workers in ${simProcs} processes`,
+  );
+  const base = await onlineNodes(env);
+  const rss = new RssSampler([env.ctlPid, env.natsPid]);
+  const g = spawnSims(env, "agent", n, `b${n}`, simProcs);
+  const connectMs = await simsReady(g, 900_000, "connected");
+  let online = 0;
+  const regMs = await waitFor(
+    `${n} nodes registered`,
+    async () => {
+      online = (await onlineNodes(env)) - base;
+      return online >= n ? performance.now() - g.spawnedAt : false;
+    },
+    900_000,
+    50,
+  ).catch((e) => {
+    throw new Error(
+      `${e.message} (${online}/${n} online)\n${
+        g.procs.map((p) => p.tail()).join("\n")
+      }`,
+    );
+  });
+  const agentsMs = await simsReady(g, 600_000);
+  const regPeak = rss.stop();
+  const jobRss = new RssSampler([env.ctlPid, env.natsPid]);
+  log(
+    `  connected in ${ms(connectMs)} ms, all registered in ${
+      ms(regMs)
+    } ms; measuring idle CPU`,
+  );
+  await sleep(1000);
+  const idle = new CpuMeter([env.ctlPid, env.natsPid]);
+  await sleep(env.opts.smoke ? 1000 : 5000);
+  const ic = idle.since();
+  const sims = g.procs.map((p) => p.pid);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+  // Raw, GRID, raw again: drift in the machine's load hits both alike.
+  log(`  raw fan-out (b): ${W} + ${half} broadcasts`);
+  const rc1 = new CpuMeter([env.natsPid, Deno.pid, ...sims]);
+  const r1 = await raw.fanout(n, W, half);
+  const c1 = rc1.since();
+
+  log(`  GRID job: ${W} + ${K} steps on all ${n}`);
+  const cmdFrom = (await lastSeq(env, STREAM_COMMANDS)) + 1;
+  const cpu = new CpuMeter([env.natsPid, env.ctlPid, ...sims]);
+  const t0 = performance.now();
+  const done = await profiled(env, `barrier-${n}`, R, async () => {
+    const { id } = await submit(
+      env,
+      echoJob({ scope: "group", value: `b${n}` }, W + K),
+    );
+    return { id, ...(await env.watch.wait(id, 1_800_000)) };
+  });
+  const wall = performance.now() - t0;
+  const c = cpu.since();
+  if (done.status !== "completed") {
+    throw new Error(`barrier job ${done.id} ${done.status}`);
+  }
+
+  log(`  raw fan-out (b): 1 + ${K - half} broadcasts`);
+  const rc2 = new CpuMeter([env.natsPid, Deno.pid, ...sims]);
+  const r2 = await raw.fanout(n, 1, K - half);
+  const c2 = rc2.since();
+  const peak = jobRss.stop();
+  const ctlAfter = memMiB(env.ctlPid);
+  const wrkRss = g.procs.map((p) => memMiB(p.pid).rss);
+
+  const rawSteps = W + half + 1 + (K - half);
+  const rawCpu = (i: number) => (c1.cpu[i]! + c2.cpu[i]!) / rawSteps;
+  const res: BarrierResult = {
+    n,
+    raw: {
+      setupMs: connectMs,
+      cycle: stats([...r1.cycle, ...r2.cycle]),
+      direct: stats([...r1.direct, ...r2.direct]),
+      cpu: {
+        srv: rawCpu(0),
+        ctl: rawCpu(1),
+        wrk: (sum(c1.cpu.slice(2)) + sum(c2.cpu.slice(2))) / rawSteps,
+      },
+      foreignPct: (c1.foreignPct + c2.foreignPct) / 2,
+    },
+  } as BarrierResult;
+  R.barrier.push(res);
+
+  log(
+    `  job done in ${ms(wall)} ms; reading its ${
+      n * (W + K)
+    } results and commands back`,
+  );
+  const t = await jobTimes(env, done.id, cmdFrom, "grid.cmd.>");
+  const s = stepSeries(t, W, W + K);
+  const per = (x: number) => x / (W + K);
+  res.grid = {
+    job: done.id,
+    regMs,
+    agentsReadyMs: agentsMs,
+    cycle: stats(s.cycle),
+    react: stats(s.react),
+    spread: stats(s.spread),
+    tail: stats(s.tail),
+    wallMs: wall,
+    cpu: {
+      srv: per(c.cpu[0]!),
+      ctl: per(c.cpu[1]!),
+      wrk: per(sum(c.cpu.slice(2))),
+    },
+    foreignPct: c.foreignPct,
+    idlePct: {
+      ctl: (100 * ic.cpu[0]!) / ic.wall,
+      srv: (100 * ic.cpu[1]!) / ic.wall,
+    },
+    ctlRssMax: Math.max(
+      regPeak.get(env.ctlPid) ?? NaN,
+      peak.get(env.ctlPid) ?? NaN,
+    ),
+    ctlRssReg: regPeak.get(env.ctlPid) ?? NaN,
+    ctlRssJob: peak.get(env.ctlPid) ?? NaN,
+    ctlRssAfter: ctlAfter.rss,
+    natsRssMax: Math.max(
+      regPeak.get(env.natsPid) ?? NaN,
+      peak.get(env.natsPid) ?? NaN,
+    ),
+    wrkRss,
+    results: t.results,
+    commands: t.commands,
+  };
+  log(`  stopping ${n} simulated workers`);
+  const t1 = performance.now();
+  await stopSims(g);
+  res.grid.stopMs = performance.now() - t1;
+}

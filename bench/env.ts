@@ -1,0 +1,136 @@
+/**
+ * What every benchmark runs on: one controller (with its own nats-server)
+ * started as `deno task controller` starts it, one real worker, a NATS
+ * connection of the bench's own, and a watch on the job records.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { childrenOf, Cluster, freePort, ROOT } from "../testing/mod.ts";
+import { BUCKET_JOBS } from "../lib/topology.ts";
+import { commOf, log, ms, onCleanup, ourPids } from "./lib.ts";
+import { CONTROLLER, type Options } from "./options.ts";
+import { Inspector } from "./profile.ts";
+
+export interface Env {
+  opts: Options;
+  cluster: Cluster;
+  ctlPid: number;
+  natsPid: number;
+  workerPid: number;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  watch: JobWatch;
+  inspector?: Inspector;
+}
+
+export async function startCluster(opts: Options): Promise<Env> {
+  const cluster = new Cluster({
+    maxConcurrent: CONTROLLER.maxConcurrent,
+    maxPending: CONTROLLER.maxPending,
+    offlineAfter: CONTROLLER.offlineAfter,
+    taskTimeout: CONTROLLER.taskTimeout,
+    logLevel: "info",
+  });
+  onCleanup(async () => {
+    const t0 = performance.now();
+    await cluster.stop();
+    log(`controller stopped in ${ms(performance.now() - t0)} ms`);
+  });
+  const inspect = opts.profile ? [`--inspect=127.0.0.1:${freePort()}`] : [];
+  const p = await cluster.startController(controllerArgs(inspect)).catch(
+    (e) => {
+      throw new Error(`${e.message}\n${cluster.controller?.dump()}`);
+    },
+  );
+  const natsPid = childrenOf(p.pid).find((c) => commOf(c) === "nats-server");
+  if (!natsPid) throw new Error("cannot find the controller's nats-server");
+  await cluster.startWorker({ id: "bench-w1", heartbeat: "5s" });
+  await cluster.waitOnline(["bench-w1"]);
+  const workerPid = cluster.workers.get("bench-w1")!.pid;
+  for (const pid of [p.pid, natsPid, workerPid]) ourPids.add(pid);
+  const nc = await connect({ servers: [cluster.natsUrl], name: "bench" });
+  onCleanup(() => nc.close().catch(() => {}));
+  let inspector: Inspector | undefined;
+  if (opts.profile) {
+    const line = p.log.find((l) => l.includes("ws://"));
+    const url = line?.match(/ws:\/\/\S+/)?.[0];
+    if (!url) throw new Error("no inspector URL in the controller's output");
+    inspector = await Inspector.connect(url);
+    onCleanup(() => inspector?.close());
+  }
+  return {
+    opts,
+    cluster,
+    ctlPid: p.pid,
+    workerPid,
+    natsPid,
+    nc,
+    js: jetstream(nc),
+    watch: new JobWatch(nc),
+    inspector,
+  };
+}
+
+/**
+ * The controller is run the way `deno task controller` runs it (deno.json),
+ * so a runtime flag added there (a V8 heap setting…) is benchmarked too.
+ */
+function controllerArgs(extra: string[]): string[] {
+  let words: string[] = [];
+  try {
+    const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+    const task = cfg.tasks?.controller;
+    const cmd = typeof task === "string" ? task : task?.command;
+    words = String(cmd).trim().split(/\s+/);
+  } catch { /* the default below */ }
+  if (words[0] !== "deno" || words[1] !== "run" || words.length < 3) {
+    words = ["deno", "run", "-P=controller", "controller/main.ts"];
+  }
+  // Flags and module as the task names them (`main.ts controller` too).
+  return ["run", ...extra, ...words.slice(2)];
+}
+
+/** Job records as the controller writes them, seen on the KV bucket's subject. */
+export class JobWatch {
+  done = new Map<string, { status: string; at: number }>();
+  #waiters = new Map<string, () => void>();
+  constructor(nc: NatsConnection) {
+    const prefix = `$KV.${BUCKET_JOBS}.`;
+    const dec = new TextDecoder();
+    nc.subscribe(`${prefix}>`, {
+      callback: (_e, m) => {
+        if (m.data.length === 0) return;
+        const at = performance.now();
+        const id = m.subject.slice(prefix.length);
+        // Records put `status` before the (possibly long) task list and node lists.
+        const status = /"status":"(\w+)"/.exec(dec.decode(m.data))?.[1] ?? "";
+        if (!["completed", "failed", "cancelled"].includes(status)) return;
+        if (this.done.has(id)) return;
+        this.done.set(id, { status, at });
+        this.#waiters.get(id)?.();
+      },
+    });
+  }
+
+  async wait(
+    id: string,
+    timeoutMs: number,
+  ): Promise<{ status: string; at: number }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.done.has(id)) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`job ${id} did not finish in ${timeoutMs} ms`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 1000));
+        this.#waiters.set(id, () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+      this.#waiters.delete(id);
+    }
+    return this.done.get(id)!;
+  }
+}

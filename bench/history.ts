@@ -1,0 +1,101 @@
+/**
+ * History: finished jobs seeded through the API up to a count, then
+ * GET /jobs and GET /job/:id timed against that store.
+ */
+import { waitFor } from "../testing/mod.ts";
+import { api, echoJob, onlineNodes, submit } from "./api.ts";
+import type { Env } from "./env.ts";
+import { log, memMiB, pool, stats } from "./lib.ts";
+import { profiled } from "./profile.ts";
+import type { BenchResults } from "./results.ts";
+import { simsReady, spawnSims, stopSims } from "./sims.ts";
+
+export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
+  const target = env.opts.history;
+  const finished = () =>
+    api(env, "GET", "/status").then((r) => {
+      const j = r.json.jobs as Record<string, number>;
+      return (j.completed ?? 0) + (j.failed ?? 0) + (j.cancelled ?? 0);
+    });
+  const have = await finished();
+  const need = Math.max(0, target - have);
+  log(
+    `history: ${have} finished jobs stored; seeding ${need} more single-step jobs`,
+  );
+  const base = await onlineNodes(env);
+  const g = spawnSims(env, "agent", 4, "hist", 1);
+  await simsReady(g, 120_000);
+  await waitFor(
+    "history workers",
+    async () => (await onlineNodes(env)) >= base + 4,
+    60_000,
+    50,
+  );
+  const ids: string[] = [];
+  const t0 = performance.now();
+  await pool(Array.from({ length: need }, (_, i) => i), 64, async (i) => {
+    const r = await submit(
+      env,
+      echoJob({ scope: "node", value: g.ids[i % 4] }, 1),
+    );
+    ids.push(r.id);
+  });
+  for (const id of ids) await env.watch.wait(id, 600_000);
+  const seedSec = (performance.now() - t0) / 1000;
+  await stopSims(g);
+  const stored = await finished();
+
+  const sample = async (paths: () => string, count: number) => {
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < count + 20; i++) {
+      const r = await api(env, "GET", paths());
+      if (r.status !== 200) throw new Error(`GET ${paths()}: ${r.status}`);
+      if (i >= 20) times.push(r.ms);
+      bytes = r.bytes;
+    }
+    return { ...stats(times), bytes };
+  };
+  log(
+    `history: timing GET /jobs and GET /job/:id with ${stored} finished jobs`,
+  );
+  const sampleIds = ids.length ? ids : [...env.watch.done.keys()];
+  const list = await sample(() => "/jobs", env.opts.httpSamples);
+  const one = await profiled(
+    env,
+    "get-job",
+    R,
+    () =>
+      sample(
+        () => `/job/${sampleIds[Math.floor(Math.random() * sampleIds.length)]}`,
+        env.opts.httpSamples,
+      ),
+  );
+  // One read of the largest barrier job, for scale (not a target).
+  const big = R.barrier.at(-1)?.grid;
+  let bigJob: NonNullable<BenchResults["history"]>["bigJob"];
+  if (big) {
+    const r = await api(env, "GET", `/job/${big.job}`).catch((e) => {
+      log(`GET /job/${big.job} of the big barrier job failed: ${e}`);
+      return undefined;
+    });
+    if (r?.status === 200) {
+      bigJob = {
+        n: R.barrier.at(-1)!.n,
+        results: big.results,
+        ms: r.ms,
+        bytes: r.bytes,
+      };
+    }
+  }
+  R.history = {
+    stored,
+    seeded: need,
+    seedSec,
+    seedJobsPerSec: need / seedSec,
+    list,
+    one,
+    bigJob,
+    ctlRss: memMiB(env.ctlPid).rss,
+  };
+}

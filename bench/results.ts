@@ -1,0 +1,142 @@
+/**
+ * What the bench measured, as the benchmarks fill it in and the report
+ * reads it: figures, ratios against the raw baselines of the same
+ * invocation, and the targets they are judged by.
+ */
+import type { Stats } from "./lib.ts";
+import type { ProfileLine } from "./profile.ts";
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memGiB: number;
+  kernel: string;
+  deno: string;
+  natsServer: string;
+  natsClient: string;
+  commit: string;
+  dirty: number;
+  date: string;
+  load: string;
+}
+
+export type Cpu = { srv: number; ctl: number; wrk: number };
+
+export interface BarrierResult {
+  n: number;
+  raw: {
+    setupMs: number;
+    cycle: Stats;
+    direct: Stats;
+    cpu: Cpu;
+    foreignPct: number;
+  };
+  grid: {
+    job: string;
+    regMs: number;
+    agentsReadyMs: number;
+    cycle: Stats;
+    react: Stats;
+    spread: Stats;
+    tail: Stats;
+    wallMs: number;
+    cpu: Cpu;
+    foreignPct: number;
+    idlePct: { ctl: number; srv: number };
+    ctlRssMax: number;
+    /** Peak while the N workers registered, and while the job ran. */
+    ctlRssReg: number;
+    ctlRssJob: number;
+    ctlRssAfter: number;
+    natsRssMax: number;
+    wrkRss: number[];
+    results: number;
+    commands: number;
+    stopMs?: number;
+  };
+}
+
+export interface Target {
+  what: string;
+  target: string;
+  measured: string;
+  ok: boolean | undefined;
+}
+
+export interface BenchResults {
+  command: string;
+  options: {
+    sizes: number[];
+    steps: number;
+    stepWarmup: number;
+    overheadJobs: number;
+    jobs: number;
+    tputWorkers: number;
+    barrierSteps: number;
+    barrierWarmup: number;
+    history: number;
+    simProcs: number;
+    /** How raw workers take their acks: "request" (js.publish) or "inbox". */
+    rawAck: string;
+    smoke: boolean;
+    profile: boolean;
+    controller: Record<string, string | number>;
+  };
+  machine: Machine;
+  rawStep?: { cycle: Stats; direct: Stats; foreignPct: number };
+  gridStep?: {
+    job: string;
+    cycle: Stats;
+    react: Stats;
+    worker: Stats;
+    wallMs: number;
+    perStepWallMs: number;
+    cpuPerStep: { ctl: number; srv: number; wrk: number };
+    foreignPct: number;
+  };
+  overhead?: { total: Stats; post: Stats };
+  throughput?: {
+    jobs: number;
+    workers: number;
+    seconds: number;
+    jobsPerSec: number;
+    submitPerSec: number;
+    retries429: number;
+    failed: number;
+    cpuMsPerJob: Cpu;
+    ctlRssMax: number;
+  };
+  barrier: BarrierResult[];
+  history?: {
+    stored: number;
+    seeded: number;
+    seedSec: number;
+    seedJobsPerSec: number;
+    list: Stats & { bytes: number };
+    one: Stats & { bytes: number };
+    bigJob?: { n: number; results: number; ms: number; bytes: number };
+    ctlRss: number;
+  };
+  final?: {
+    ctlRss: number;
+    ctlHwm: number;
+    natsRss: number;
+    natsHwm: number;
+    ctlCpuMs: number;
+  };
+  profiles: {
+    name: string;
+    file: string;
+    totalMs: number;
+    idleMs: number;
+    byFunction: ProfileLine[];
+    byModule: ProfileLine[];
+    /** V8 heap (used / total) and RSS, MiB, before and after a forced GC. */
+    heap: {
+      before: { used: number; total: number; rss: number };
+      afterGc: { used: number; total: number; rss: number };
+    };
+  }[];
+  targets?: Target[];
+  elapsedSec?: number;
+}

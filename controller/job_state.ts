@@ -1,0 +1,89 @@
+/**
+ * What the scheduler knows of a job (its state) and what it asks for (its
+ * effects). Plain data: the runner holds a state per running job, views
+ * fold one per request; only scheduler.ts changes them.
+ */
+import type { ResultStatus, Strategy } from "../models/job.ts";
+import type { Leaf, PlanPhase } from "./plan.ts";
+
+export interface Outcome {
+  status: ResultStatus;
+  attempts: number;
+  error?: string;
+  output?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs: number;
+  /** Results-stream sequence of the event that decided this outcome. */
+  seq?: number;
+  /** The output was not kept (over the memory budget); read it by `seq`. */
+  outputDropped?: boolean;
+}
+
+export interface NodeProgress {
+  failed: boolean;
+  /** Position in the current phase's leaves. */
+  sub: number;
+  attempt: number;
+  /** An attempt is dispatched or waiting for its retry. */
+  inflight: boolean;
+  retryAt: number;
+  done: boolean;
+}
+
+export interface JobState {
+  id: string;
+  strategy: Strategy;
+  timeoutMs?: number;
+  phases: PlanPhase[];
+  nodes: string[];
+  progress: Map<string, NodeProgress>;
+  /** Nodes done with the current phase, so the barrier check is O(1). */
+  doneCount: number;
+  phase: number;
+  anyFailed: boolean;
+  firstFailure?: string;
+  timedOut: boolean;
+  status: "running" | "completed" | "failed" | "cancelled";
+  error?: string;
+  results: Map<number, Map<string, Outcome>>;
+  /** Keep task output in outcomes (API views) or drop it (the runner). */
+  keepOutput: boolean;
+  /** Record outcomes at all: views do; the runner, which only needs progress, does not. */
+  keepResults: boolean;
+  /** Output bytes still allowed in memory; past it outputs are dropped and flagged. */
+  outputBudget: number;
+}
+
+export type Effect =
+  | {
+    kind: "dispatch";
+    node: string;
+    leaf: Leaf;
+    attempt: number;
+    notBefore: number;
+  }
+  | {
+    kind: "abort";
+    node: string;
+    step: number;
+    attempt: number;
+    reason: string;
+  }
+  | { kind: "step"; step: number }
+  | {
+    kind: "finish";
+    status: "completed" | "failed" | "cancelled";
+    error?: string;
+  };
+
+export interface JobInit {
+  id: string;
+  strategy: Strategy;
+  timeoutMs?: number;
+  phases: PlanPhase[];
+  nodes: readonly string[];
+  keepOutput?: boolean;
+  keepResults?: boolean;
+  outputBudget?: number;
+}

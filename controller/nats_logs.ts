@@ -1,0 +1,144 @@
+/**
+ * The runner's logs on JetStream: events in GRID_RES, commands in GRID_CMD.
+ */
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { JobEvent, type ResultEvent } from "../models/messages.ts";
+import { logger } from "../lib/log.ts";
+import { AckedPublisher } from "../lib/acked.ts";
+import { encodeJson } from "../lib/nats.ts";
+import {
+  openOrdered,
+  QUICK_RECOVERY,
+  readRange,
+  watchStall,
+} from "../lib/ordered.ts";
+import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
+import type { CommandLog, EventLog, LogEntry, Sent } from "./logs.ts";
+
+const log = logger("runner");
+
+/** An entry as read; bytes that are not an event are kept as "unreadable". */
+function entryOf(m: JsMsg): LogEntry {
+  const job = m.subject.split(".")[2] ?? "";
+  let data: unknown;
+  try {
+    data = m.json();
+  } catch {
+    return { seq: m.seq, job };
+  }
+  const ev = JobEvent.safeParse(data);
+  return ev.success ? { seq: m.seq, job, event: ev.data } : { seq: m.seq, job };
+}
+
+export class NatsEventLog implements EventLog {
+  constructor(
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+  ) {}
+
+  async last(): Promise<number> {
+    return (await this.jsm.streams.info(STREAM_RESULTS)).state.last_seq;
+  }
+
+  follow(after: number, fn: (e: LogEntry) => void): () => void {
+    let seen = after;
+    let stopped = false;
+    let stopReader = () => {};
+    const read = async () => {
+      const c = await openOrdered(this.js, STREAM_RESULTS, {
+        filter_subjects: subjects.allResults,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: seen + 1,
+      });
+      const msgs = await c.consume(QUICK_RECOVERY);
+      stopReader = () => msgs.stop();
+      if (stopped) msgs.stop();
+      for await (const m of msgs) {
+        if (m.seq <= seen) continue;
+        seen = m.seq;
+        fn(entryOf(m));
+      }
+    };
+    // Every end of a reader, failed or stopped by the watchdog, starts the next.
+    const loop = () => {
+      read()
+        .catch((e) => log.warn("reading results stopped", { error: String(e) }))
+        .finally(() => {
+          if (!stopped) setTimeout(loop, 500);
+        });
+    };
+    loop();
+    // A reader can go quiet without failing (see watchStall): read again.
+    const stopWatchdog = watchStall(
+      () => this.last(),
+      () => seen,
+      (at, last) => {
+        log.warn("reading results stalled; reading again", {
+          at,
+          stream: last,
+        });
+        stopReader();
+      },
+    );
+    return () => {
+      stopped = true;
+      stopWatchdog();
+      stopReader();
+    };
+  }
+
+  read(
+    from: number,
+    to: number,
+    fn: (e: LogEntry) => void,
+  ): Promise<number> {
+    // A reader that goes quiet before `to` (placed on a lost or lagging peer)
+    // ends the read short; the caller retries.
+    return readRange(this.js, STREAM_RESULTS, {
+      filter: subjects.allResults,
+      from,
+      to,
+      quietMs: 5000,
+    }, (m) => fn(entryOf(m)));
+  }
+
+  async append(ev: JobEvent): Promise<void> {
+    const subject = ev.type === "result"
+      ? subjects.result(ev.job, ev.step, ev.node)
+      : subjects.control(ev.job);
+    await this.js.publish(subject, encodeJson(ev));
+  }
+
+  async output(seq: number): Promise<string> {
+    const m = await this.jsm.streams.getMessage(STREAM_RESULTS, { seq });
+    return m ? (m.json<ResultEvent>().output ?? "") : "";
+  }
+}
+
+/** Commands, acknowledged on one inbox rather than one request each. */
+export class NatsCommandLog implements CommandLog {
+  #pub: AckedPublisher;
+
+  constructor(nc: NatsConnection) {
+    this.#pub = new AckedPublisher(nc);
+  }
+
+  send(
+    node: string,
+    body: Uint8Array,
+    msgId: string | undefined,
+    done: Sent,
+  ): void {
+    this.#pub.publish(subjects.command(node), body, msgId, done);
+  }
+
+  stop(): void {
+    this.#pub.stop();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * What operators ask of jobs: submit and cancel. Both answer with the job's
+ * record or throw a RefusedError saying why not.
+ */
+import { type JobRecord, type JobSpec, TERMINAL } from "../models/job.ts";
+import type { CancelEvent } from "../models/messages.ts";
+import type { Clock } from "../lib/clock.ts";
+import { iso } from "../lib/clock.ts";
+import { conflict, invalid, notFound, queueFull } from "./errors.ts";
+import { JobIds } from "./ids.ts";
+import type { JobStore } from "./job_store.ts";
+import type { EventLog } from "./logs.ts";
+import type { Ownership } from "./ownership.ts";
+import { checkAgainstFleet, type Fleet, resolveTarget } from "./targets.ts";
+
+export interface RequestDeps {
+  store: JobStore;
+  ownership: Ownership;
+  fleet: Fleet;
+  events: EventLog;
+  clock: Clock;
+  maxPending: number;
+  offlineAfterMs: number;
+  /** Starts pending jobs if there is room. */
+  pump(): void;
+}
+
+/** How long a cancel waits for a running job's owner to finish it. */
+const CANCEL_WAIT_MS = 5000;
+
+export class Requests {
+  #d: RequestDeps;
+  #ids = new JobIds();
+  #waiters = new Map<string, (() => void)[]>();
+
+  constructor(deps: RequestDeps) {
+    this.#d = deps;
+    deps.store.onChange((s) => {
+      if (!TERMINAL.has(s.rec.status)) return;
+      const ws = this.#waiters.get(s.rec.id);
+      this.#waiters.delete(s.rec.id);
+      for (const w of ws ?? []) w();
+    });
+  }
+
+  async submit(spec: JobSpec): Promise<JobRecord> {
+    const { store, fleet, clock, maxPending, offlineAfterMs } = this.#d;
+    const pending = store.count("pending");
+    if (pending >= maxPending) {
+      throw queueFull(
+        `queue full: ${pending} jobs already pending (scheduler.max_pending)`,
+      );
+    }
+    const now = clock.now();
+    const problem = checkAgainstFleet(spec, fleet.nodes, now, offlineAfterMs);
+    if (problem) throw invalid(problem);
+    const preview = resolveTarget(
+      fleet.nodes.values(),
+      spec.target,
+      now,
+      offlineAfterMs,
+    );
+    const rec: JobRecord = {
+      ...spec,
+      id: this.#ids.next(now, (id) => store.get(id) !== undefined),
+      status: "pending",
+      step: 0,
+      expected: preview.online,
+      offline: preview.offline,
+      created_at: iso(now),
+      updated_at: iso(now),
+    };
+    await store.create(rec);
+    this.#d.pump();
+    return rec;
+  }
+
+  async cancel(id: string): Promise<JobRecord> {
+    const { store, ownership, clock } = this.#d;
+    for (let tries = 0; tries < 5; tries++) {
+      const s = store.get(id);
+      if (!s) throw notFound(`job "${id}" not found`);
+      if (TERMINAL.has(s.rec.status)) {
+        throw conflict(`job "${id}" is already ${s.rec.status}`);
+      }
+      if (s.rec.status === "pending" && !ownership.heldByPeer.has(id)) {
+        // Claimed like a start, so the job cannot start meanwhile; if a peer
+        // has claimed it to start, it is cancelled running, through its log.
+        const epoch = await ownership.claim(s, "cancel");
+        if (epoch !== undefined) {
+          const now = iso(clock.now());
+          const done = await ownership.write(
+            id,
+            epoch,
+            (rec) =>
+              rec.status === "pending"
+                ? {
+                  ...rec,
+                  status: "cancelled",
+                  epoch,
+                  error: "cancelled before it started",
+                  updated_at: now,
+                  finished_at: now,
+                }
+                : undefined,
+          );
+          if (done) return done.rec;
+          continue;
+        }
+      }
+      // Running (or about to): the owner applies the cancel from the job's log.
+      const finished = this.#finished(id);
+      const ev: CancelEvent = {
+        type: "cancel",
+        job: id,
+        at: iso(clock.now()),
+        reason: "cancelled by request",
+      };
+      await this.#d.events.append(ev);
+      await finished;
+      return store.get(id)!.rec;
+    }
+    throw conflict(`job "${id}" kept changing; try again`);
+  }
+
+  /** Resolves when the job's record is final, or after CANCEL_WAIT_MS. */
+  #finished(id: string): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        stop();
+        const left = (this.#waiters.get(id) ?? []).filter((w) => w !== done);
+        if (left.length > 0) this.#waiters.set(id, left);
+        else this.#waiters.delete(id);
+        resolve();
+      };
+      const stop = this.#d.clock.after(CANCEL_WAIT_MS, done);
+      this.#waiters.set(id, [...(this.#waiters.get(id) ?? []), done]);
+    });
+  }
+}

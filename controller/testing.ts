@@ -1,0 +1,303 @@
+/**
+ * In-memory stand-ins for what the runner talks to (buckets, the event and
+ * command logs, peers, the fleet), for unit tests on a ManualClock. They
+ * deliver asynchronously, as NATS does, but settle within one
+ * `clock.advance`.
+ */
+import type { Phase } from "../models/job.ts";
+import {
+  Command,
+  type JobEvent,
+  resultEvent,
+  type RunCommand,
+} from "../models/messages.ts";
+import type { NodeRecord } from "../models/node.ts";
+import type { Bucket, BucketEntry } from "../lib/bucket.ts";
+import { iso, ManualClock } from "../lib/clock.ts";
+import { decoder } from "../lib/nats.ts";
+import { MemoryClaims } from "./claims.ts";
+import { JobStore } from "./job_store.ts";
+import type { CommandLog, EventLog, LogEntry, Sent } from "./logs.ts";
+import type { PeerView } from "./ownership.ts";
+import { Runner, type RunnerConfig } from "./runner.ts";
+import { type Fleet, isOnline } from "./targets.ts";
+
+function entry(key: string, revision: number, value: Uint8Array): BucketEntry {
+  return {
+    key,
+    revision,
+    operation: "PUT",
+    value,
+    json: () => JSON.parse(decoder.decode(value)),
+  };
+}
+
+export class MemoryBucket implements Bucket {
+  #items = new Map<string, BucketEntry>();
+  #rev = 0;
+  #followers = new Set<(e: BucketEntry) => void>();
+
+  create(key: string, value: Uint8Array): Promise<number> {
+    if (this.#items.has(key)) {
+      return Promise.reject(new Error("wrong last sequence: key exists"));
+    }
+    return Promise.resolve(this.#write(key, value));
+  }
+
+  update(key: string, value: Uint8Array, rev: number): Promise<number> {
+    if (this.#items.get(key)?.revision !== rev) {
+      return Promise.reject(new Error("wrong last sequence"));
+    }
+    return Promise.resolve(this.#write(key, value));
+  }
+
+  put(key: string, value: Uint8Array): Promise<number> {
+    return Promise.resolve(this.#write(key, value));
+  }
+
+  get(key: string): Promise<BucketEntry | null> {
+    return Promise.resolve(this.#items.get(key) ?? null);
+  }
+
+  follow(apply: (e: BucketEntry) => void): Promise<{ stop(): void }> {
+    for (const e of this.#items.values()) apply(e);
+    this.#followers.add(apply);
+    return Promise.resolve({ stop: () => this.#followers.delete(apply) });
+  }
+
+  #write(key: string, value: Uint8Array): number {
+    const e = entry(key, ++this.#rev, value);
+    this.#items.set(key, e);
+    for (const f of this.#followers) queueMicrotask(() => f(e));
+    return e.revision;
+  }
+}
+
+export class MemoryEventLog implements EventLog {
+  readonly entries: LogEntry[] = [];
+  #followers = new Set<(e: LogEntry) => void>();
+  /** While set, appends fail as JetStream would when it does not answer. */
+  failing = false;
+
+  last(): Promise<number> {
+    return Promise.resolve(this.entries.length);
+  }
+
+  follow(after: number, fn: (e: LogEntry) => void): () => void {
+    const backlog = this.entries.slice(after);
+    queueMicrotask(() => backlog.forEach(fn));
+    this.#followers.add(fn);
+    return () => this.#followers.delete(fn);
+  }
+
+  read(from: number, to: number, fn: (e: LogEntry) => void): Promise<number> {
+    const end = Math.min(to, this.entries.length);
+    for (let seq = from; seq <= end; seq++) fn(this.entries[seq - 1]!);
+    return Promise.resolve(Math.max(end, from - 1));
+  }
+
+  append(ev: JobEvent): Promise<void> {
+    if (this.failing) return Promise.reject(new Error("no stream answered"));
+    const e = { seq: this.entries.length + 1, job: ev.job, event: ev };
+    this.entries.push(e);
+    for (const f of this.#followers) queueMicrotask(() => f(e));
+    return Promise.resolve();
+  }
+
+  output(seq: number): Promise<string> {
+    const ev = this.entries[seq - 1]?.event;
+    return Promise.resolve(ev?.type === "result" ? ev.output : "");
+  }
+
+  /** Events of one job, in order. */
+  of(job: string): JobEvent[] {
+    return this.entries.filter((e) => e.job === job).map((e) => e.event!);
+  }
+}
+
+export interface StoredCommand {
+  seq: number;
+  node: string;
+  msgId?: string;
+  cmd: Command;
+}
+
+/** The command stream: sequences, and de-duplication by message id. */
+export class MemoryCommandLog implements CommandLog {
+  readonly stored: StoredCommand[] = [];
+  #byId = new Map<string, number>();
+  /** While set, publishes fail (no stream answered). */
+  failing = false;
+
+  send(
+    node: string,
+    body: Uint8Array,
+    msgId: string | undefined,
+    done: Sent,
+  ): void {
+    queueMicrotask(() => {
+      if (this.failing) return done(-1, "no stream answered");
+      const dup = msgId ? this.#byId.get(msgId) : undefined;
+      if (dup !== undefined) return done(dup);
+      const seq = this.stored.length + 1;
+      const cmd = Command.parse(JSON.parse(decoder.decode(body)));
+      this.stored.push({ seq, node, ...(msgId ? { msgId } : {}), cmd });
+      if (msgId) this.#byId.set(msgId, seq);
+      done(seq);
+    });
+  }
+
+  stop(): void {}
+
+  /** Run commands stored for `node`, oldest first. */
+  runs(node: string): (StoredCommand & { cmd: RunCommand })[] {
+    const out: (StoredCommand & { cmd: RunCommand })[] = [];
+    for (const c of this.stored) {
+      if (c.node === node && c.cmd.type === "run") {
+        out.push({ ...c, cmd: c.cmd });
+      }
+    }
+    return out;
+  }
+}
+
+/** Other controllers as seen from ours; our heartbeat gets through unless `beatFailing`. */
+export class FakePeers implements PeerView {
+  readonly live = new Set<string>();
+  beatFailing = false;
+  #lastBeat: number;
+
+  constructor(
+    readonly id: string,
+    readonly clock: ManualClock,
+    readonly staleMs = 30_000,
+    readonly heartbeatMs = 5000,
+  ) {
+    this.#lastBeat = clock.now();
+  }
+
+  get lastBeatOk(): number {
+    if (!this.beatFailing) this.#lastBeat = this.clock.now();
+    return this.#lastBeat;
+  }
+
+  alive(id: string | undefined): boolean {
+    return id === this.id || (id !== undefined && this.live.has(id));
+  }
+}
+
+/** Node records the test writes, judged online like the registry does. */
+export class FakeFleet implements Fleet {
+  readonly nodes = new Map<string, NodeRecord>();
+  lastUpdate: number;
+
+  constructor(readonly clock: ManualClock, readonly offlineAfterMs: number) {
+    this.lastUpdate = clock.now();
+  }
+
+  /** A heartbeat from `id`, with what it has taken in so far. */
+  beat(id: string, fields: Partial<NodeRecord> = {}): void {
+    const now = this.clock.now();
+    const prev = this.nodes.get(id);
+    this.nodes.set(id, {
+      id,
+      hostname: id,
+      groups: ["web"],
+      backends: { test: ["succeed", "fail", "sleep"] },
+      status: "online",
+      started_at: iso(now),
+      cmd_seq: 0,
+      queued: 0,
+      ...prev,
+      ...fields,
+      last_seen: iso(now),
+      version: "test",
+    });
+    this.lastUpdate = now;
+  }
+
+  isOnline(id: string, now = this.clock.now()): boolean {
+    const n = this.nodes.get(id);
+    return n !== undefined && isOnline(n, now, this.offlineAfterMs);
+  }
+}
+
+export const OFFLINE_AFTER_MS = 15_000;
+
+/** A runner over fakes, and the fakes to drive and observe it. */
+export async function runnerRig(opts: {
+  id?: string;
+  nodes?: string[];
+  config?: Partial<RunnerConfig>;
+  bucket?: MemoryBucket;
+  events?: MemoryEventLog;
+  claims?: MemoryClaims;
+  clock?: ManualClock;
+  start?: boolean;
+} = {}) {
+  const clock = opts.clock ?? new ManualClock();
+  const bucket = opts.bucket ?? new MemoryBucket();
+  const events = opts.events ?? new MemoryEventLog();
+  const claims = opts.claims ?? new MemoryClaims();
+  const commands = new MemoryCommandLog();
+  const peers = new FakePeers(opts.id ?? "ctl-1", clock);
+  const fleet = new FakeFleet(clock, OFFLINE_AFTER_MS);
+  for (const n of opts.nodes ?? ["a", "b"]) fleet.beat(n);
+  const store = new JobStore(bucket);
+  await store.start();
+  const runner = new Runner({
+    store,
+    claims,
+    peers,
+    fleet,
+    events,
+    commands,
+    clock,
+    config: {
+      maxConcurrent: 5,
+      maxPending: 10,
+      taskTimeoutMs: 60_000,
+      offlineAfterMs: OFFLINE_AFTER_MS,
+      ...opts.config,
+    },
+  });
+  if (opts.start !== false) await runner.start();
+  /** Moves time on in steps, the nodes in `beating` heartbeating as it goes. */
+  const pass = async (ms: number, beating: string[] = []) => {
+    for (let left = ms; left > 0; left -= 1000) {
+      await clock.advance(Math.min(1000, left));
+      for (const n of beating) fleet.beat(n);
+    }
+  };
+  /** The node reports an outcome of its newest run command. */
+  const answer = async (node: string, status: "success" | "failed") => {
+    const { cmd } = commands.runs(node).at(-1)!;
+    await events.append(
+      resultEvent(cmd, node, "worker", { status }, {
+        finishedAt: clock.now(),
+      }),
+    );
+    await clock.advance(0);
+  };
+  return {
+    clock,
+    bucket,
+    events,
+    claims,
+    commands,
+    peers,
+    fleet,
+    store,
+    runner,
+    pass,
+    answer,
+  };
+}
+
+/** A job of `steps` barrier steps of `test succeed`. */
+export function steps(n: number): Phase[] {
+  return Array.from({ length: n }, () => ({
+    backend: "test",
+    action: "succeed",
+  }));
+}
