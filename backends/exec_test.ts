@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { CHILD_PATH, createExec } from "./exec.ts";
+import { createExec } from "./exec.ts";
+import { CHILD_PATH } from "./spawn.ts";
 import { ActionError, type ExecResult } from "./types.ts";
 
 const FIXTURES = new URL("../tests/fixtures/backends/", import.meta.url)

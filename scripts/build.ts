@@ -13,21 +13,24 @@ import { join, resolve } from "node:path";
 import { VERSION } from "../models/mod.ts";
 import {
   BuildError,
-  checkEmbedded,
   compileProgram,
-  denoDir,
-  findBuildNatsServer,
   isFile,
   isRuntimeDownloadFailure,
-  natsServerVersion,
-  probeUrl,
   type Program,
   programsFrom,
-  readCompileMetadata,
   readDenoJson,
+} from "../release/compile.ts";
+import { checkEmbedded, readCompileMetadata } from "../release/embedded.ts";
+import {
+  findBuildNatsServer,
+  natsServerVersion,
+} from "../release/nats_server.ts";
+import {
+  denoDir,
+  probeUrl,
   resolveRuntime,
   runtimeHelp,
-} from "../release/compile.ts";
+} from "../release/runtime.ts";
 import { assembleRelease, packRelease } from "../release/layout.ts";
 
 const ROOT = resolve(import.meta.dirname!, "..");

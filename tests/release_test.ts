@@ -15,19 +15,22 @@ import { VERSION } from "../models/mod.ts";
 import { ControllerConfig, WorkerConfig } from "../models/config.ts";
 import { parseConfig } from "../lib/config_file.ts";
 import {
-  checkEmbedded,
   compileArgs,
   compileProgram,
-  embeddedPermissions,
-  findBuildNatsServer,
-  natsServerVersion,
   type Program,
   programsFrom,
-  readCompileMetadata,
   readDenoJson,
-  resolveRuntime,
-  runtimeLocation,
 } from "../release/compile.ts";
+import {
+  checkEmbedded,
+  embeddedPermissions,
+  readCompileMetadata,
+} from "../release/embedded.ts";
+import {
+  findBuildNatsServer,
+  natsServerVersion,
+} from "../release/nats_server.ts";
+import { resolveRuntime, runtimeLocation } from "../release/runtime.ts";
 import {
   assembleRelease,
   packRelease,
