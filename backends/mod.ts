@@ -12,12 +12,14 @@ import {
 import { aptBackend } from "./apt.ts";
 import { pingBackend } from "./ping.ts";
 import { rke2Backend, type Rke2Options } from "./rke2.ts";
-import { systemdBackend } from "./systemd.ts";
+import { systemdBackend, type SystemdOptions } from "./systemd.ts";
 import { testBackend, type TestBackendOptions } from "./test_actions.ts";
 import type { BackendDef } from "./types.ts";
 
 export interface BackendOptions {
   rke2?: Omit<Rke2Options, "installOnly">;
+  /** The systemd backend's deny list, beyond the built-in one. */
+  systemd?: SystemdOptions;
   test?: TestBackendOptions;
   /** Decides whether a program can be run; a seam for tests. @default isUsable */
   usable?: (path: string) => Promise<boolean>;
@@ -51,7 +53,7 @@ export function backendDefinitions(
     ping: [pingBackend()],
     test: [testBackend(opts.test)],
     apt: [aptBackend(binaries)],
-    systemd: [systemdBackend(binaries)],
+    systemd: [systemdBackend(binaries, opts.systemd)],
     rke2: [
       rke2Backend(binaries, opts.rke2),
       rke2Backend(binaries, { ...opts.rke2, installOnly: true }),
@@ -92,7 +94,12 @@ export function describeBackends(
 }
 
 export { aptBackend, pingBackend, rke2Backend, systemdBackend, testBackend };
-export type { BackendBinaries, Rke2Options, TestBackendOptions };
+export type {
+  BackendBinaries,
+  Rke2Options,
+  SystemdOptions,
+  TestBackendOptions,
+};
 export { createExec, type ExecOptions } from "./exec.ts";
 export {
   runAction,

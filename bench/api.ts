@@ -15,6 +15,7 @@ export async function api(
     method,
     body,
     timeoutMs,
+    env.cluster.token,
   );
   const t = performance.now() - t0;
   const json = jsonOr(r.text, (text) => text);

@@ -3,6 +3,15 @@
  * against the shared schema; the raw JSON is kept for `-o json`. Failures
  * become ApiError with a one-line message.
  */
+import { z } from "zod";
+import {
+  AuditPage,
+  EnrollResponse,
+  TokenCreated,
+  type TokenCreateRequest,
+  TokenList,
+  TokenView,
+} from "../models/auth.ts";
 import { formatDuration } from "../models/duration.ts";
 import {
   describeIssues,
@@ -48,6 +57,8 @@ export interface ApiOptions {
   fetch?: typeof fetch;
   /** Give up on a request after this long. Default 30s. */
   timeoutMs?: number;
+  /** Sent as a bearer token. */
+  token?: string;
 }
 
 export interface ListJobsQuery {
@@ -55,6 +66,10 @@ export interface ListJobsQuery {
   before?: string;
   status?: JobStatus;
 }
+
+/** `POST /node/:id/revoke`: the node's view, or only its id for a node never seen. */
+const RevokedNode = z.looseObject({ id: z.string(), status: z.string() });
+export type RevokedNode = z.infer<typeof RevokedNode>;
 
 const NodeArray = NodeView.array();
 /** `GET /nodes` answers `{nodes: [...]}`; the data is the list. */
@@ -90,12 +105,14 @@ export class ApiClient {
   readonly base: string;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
+  readonly #token: string | undefined;
 
   /** `base` must already be normalised (see normalizeBaseUrl). */
   constructor(base: string, opts: ApiOptions = {}) {
     this.base = base;
     this.#fetch = opts.fetch ?? fetch;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#token = opts.token;
   }
 
   submitJob(body: unknown): Promise<Reply<JobView>> {
@@ -135,8 +152,49 @@ export class ApiClient {
     return this.#request("GET", "/status", StatusView);
   }
 
+  createToken(body: TokenCreateRequest): Promise<Reply<TokenCreated>> {
+    return this.#request("POST", "/tokens", TokenCreated, body);
+  }
+
+  listTokens(): Promise<Reply<TokenList>> {
+    return this.#request("GET", "/tokens", TokenList);
+  }
+
+  revokeToken(name: string): Promise<Reply<TokenView>> {
+    return this.#request(
+      "DELETE",
+      `/tokens/${encodeURIComponent(name)}`,
+      TokenView,
+    );
+  }
+
+  audit(q: { limit?: number; before?: number } = {}): Promise<
+    Reply<AuditPage>
+  > {
+    const params = new URLSearchParams();
+    if (q.limit !== undefined) params.set("limit", String(q.limit));
+    if (q.before !== undefined) params.set("before", String(q.before));
+    const query = params.size > 0 ? `?${params}` : "";
+    return this.#request("GET", `/audit${query}`, AuditPage);
+  }
+
+  enrollNode(id: string, groups: string[]): Promise<Reply<EnrollResponse>> {
+    return this.#request("POST", "/nodes/enroll", EnrollResponse, {
+      id,
+      groups,
+    });
+  }
+
+  revokeNode(id: string): Promise<Reply<RevokedNode>> {
+    return this.#request(
+      "POST",
+      `/node/${encodeURIComponent(id)}/revoke`,
+      RevokedNode,
+    );
+  }
+
   async #request<T>(
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "DELETE",
     path: string,
     schema: Schema<T>,
     body?: unknown,
@@ -148,12 +206,15 @@ export class ApiClient {
     let statusText: string;
     let text: string;
     try {
+      const headers: Record<string, string> = { accept: "application/json" };
+      if (body !== undefined) headers["content-type"] = "application/json";
+      if (this.#token !== undefined) {
+        headers.authorization = `Bearer ${this.#token}`;
+      }
       const res = await this.#fetch(url, {
         method,
         signal: abort.signal,
-        headers: body === undefined
-          ? { accept: "application/json" }
-          : { accept: "application/json", "content-type": "application/json" },
+        headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       status = res.status;

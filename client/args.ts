@@ -3,13 +3,14 @@
  * UsageError whose message is a single line. Pure: no environment, no I/O.
  */
 import { parseArgs } from "node:util";
-import { parseDuration } from "../models/duration.ts";
-import { JobStatus, Strategy, Target } from "../models/job.ts";
+import type { TokenScope } from "../models/auth.ts";
+import type { JobStatus, Strategy, Target } from "../models/job.ts";
+import { jobList, jobRun } from "./args_job.ts";
+import { audit, nodeEnroll, tokenCreate } from "./args_admin.ts";
+import { seeHelp, str, UsageError, type Values } from "./usage.ts";
 
-/** A mistake on the command line or in a job file (exit status 3). */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
+export { parseParams, parseTarget } from "./args_job.ts";
 
 export type Output = "table" | "json";
 
@@ -39,11 +40,21 @@ export type Command =
   | { kind: "job cancel"; id: string }
   | { kind: "node list" }
   | { kind: "node info"; id: string }
+  | { kind: "node enroll"; id: string; groups: string[]; out?: string }
+  | { kind: "node revoke"; id: string }
+  | { kind: "token create"; name: string; scope: TokenScope; ttl?: string }
+  | { kind: "token list" }
+  | { kind: "token revoke"; name: string }
+  | { kind: "audit"; limit?: number; before?: number }
   | { kind: "status" };
 
 export interface Invocation {
   /** The -a/--api value, if given (the caller falls back to GRID_API). */
   api?: string;
+  /** --token, if given (the caller falls back to GRID_TOKEN, then tokens.json). */
+  token?: string;
+  /** --ca, if given (the caller falls back to GRID_CA). */
+  ca?: string;
   output: Output;
   command: Command;
 }
@@ -61,10 +72,23 @@ const OPTIONS = {
   status: { type: "string" },
   limit: { type: "string", short: "n" },
   before: { type: "string" },
+  token: { type: "string" },
+  ca: { type: "string" },
+  scope: { type: "string" },
+  ttl: { type: "string" },
+  groups: { type: "string", short: "g" },
+  out: { type: "string" },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
-const GLOBAL: readonly OptionName[] = ["api", "output", "help", "version"];
+const GLOBAL: readonly OptionName[] = [
+  "api",
+  "output",
+  "help",
+  "version",
+  "token",
+  "ca",
+];
 
 /** Every command: its extra options and how many positional arguments it takes. */
 export const COMMANDS = {
@@ -77,6 +101,12 @@ export const COMMANDS = {
   "job cancel": { options: [], args: [1, 1] },
   "node list": { options: [], args: [0, 0] },
   "node info": { options: [], args: [1, 1] },
+  "node enroll": { options: ["groups", "out"], args: [1, 1] },
+  "node revoke": { options: [], args: [1, 1] },
+  "token create": { options: ["scope", "ttl"], args: [1, 1] },
+  "token list": { options: [], args: [0, 0] },
+  "token revoke": { options: [], args: [1, 1] },
+  "audit": { options: ["limit", "before"], args: [0, 0] },
   "status": { options: [], args: [0, 0] },
 } as const satisfies Record<
   string,
@@ -86,20 +116,28 @@ export type CommandName = keyof typeof COMMANDS;
 
 const GROUPS = {
   job: ["run", "get", "list", "cancel"],
-  node: ["list", "info"],
+  node: ["list", "info", "enroll", "revoke"],
+  token: ["create", "list", "revoke"],
 } as const;
+type Group = keyof typeof GROUPS;
+const isGroup = (s: string | undefined): s is Group =>
+  s !== undefined && Object.hasOwn(GROUPS, s);
+
+/** Commands that are one word. */
+const SINGLE = ["status", "audit"] as const;
 
 /** What `--help` can be asked about: the tool, a command group, or a command. */
-export type Topic = "" | keyof typeof GROUPS | CommandName;
+export type Topic = "" | Group | CommandName;
 
 const ARG_NAMES: Partial<Record<CommandName, string>> = {
   "job get": "job ID",
   "job cancel": "job ID",
   "node info": "node ID",
+  "node enroll": "node ID",
+  "node revoke": "node ID",
+  "token create": "token NAME",
+  "token revoke": "token NAME",
 };
-
-const seeHelp = (topic: Topic) =>
-  `see 'gridc ${topic ? topic + " " : ""}--help'`;
 
 type Token = ReturnType<typeof parseArgs>["tokens"] extends
   (infer T)[] | undefined ? T
@@ -136,7 +174,7 @@ export function parseCli(argv: readonly string[]): Invocation {
     const values = checkOptions(options, GLOBAL, topic);
     return { ...globals(values), command: { kind: "version" } };
   }
-  if (topic === "" || topic === "job" || topic === "node") {
+  if (topic === "" || isGroup(topic)) {
     // findCommand only returns a group when help or version was asked for.
     throw new UsageError(`missing command (${seeHelp(topic)})`);
   }
@@ -165,11 +203,12 @@ function findCommand(
   if (first === undefined) {
     if (groupOk) return ["", []];
     throw new UsageError(
-      `missing command: job, node or status (${seeHelp("")})`,
+      `missing command: job, node, token, audit or status (${seeHelp("")})`,
     );
   }
-  if (first === "status") return ["status", positionals.slice(1)];
-  if (first !== "job" && first !== "node") {
+  const single = SINGLE.find((c) => c === first);
+  if (single) return [single, positionals.slice(1)];
+  if (!isGroup(first)) {
     throw new UsageError(`unknown command "${first}" (${seeHelp("")})`);
   }
   const subs: readonly string[] = GROUPS[first];
@@ -186,8 +225,6 @@ function findCommand(
   }
   return [`${first} ${second}` as CommandName, rest];
 }
-
-type Values = Partial<Record<OptionName, string | true>>;
 
 /** Rejects options the command does not take, repeats, and missing or stray values. */
 function checkOptions(
@@ -226,16 +263,20 @@ function checkOptions(
   return values;
 }
 
-const str = (v: string | true | undefined) =>
-  typeof v === "string" ? v : undefined;
-
 function globals(values: Values): Omit<Invocation, "command"> {
   const output = str(values.output) ?? "table";
   if (output !== "table" && output !== "json") {
     throw new UsageError(`-o "${output}": use table or json`);
   }
-  const api = str(values.api);
-  return api === undefined ? { output } : { api, output };
+  const out: Omit<Invocation, "command"> = { output };
+  for (const key of ["api", "token", "ca"] as const) {
+    const v = str(values[key]);
+    if (v !== undefined) out[key] = v;
+  }
+  if (out.token !== undefined && out.token.trim() === "") {
+    throw new UsageError("--token: must not be empty");
+  }
+  return out;
 }
 
 function buildCommand(
@@ -252,121 +293,19 @@ function buildCommand(
       return jobList(values);
     case "job cancel":
     case "node info":
+    case "node revoke":
       return { kind: name, id: args[0]! };
+    case "node enroll":
+      return nodeEnroll(values, args[0]!);
+    case "token create":
+      return tokenCreate(values, args[0]!);
+    case "token revoke":
+      return { kind: name, name: args[0]! };
+    case "audit":
+      return audit(values);
     case "node list":
+    case "token list":
     case "status":
       return { kind: name };
   }
-}
-
-function jobRun(values: Values, args: string[]): Command {
-  const file = str(values.file);
-  let source: JobSource;
-  if (file !== undefined) {
-    if (args.length > 0) {
-      throw new UsageError(
-        `-f takes the tasks from the file: remove "${args.join(" ")}"`,
-      );
-    }
-    source = { kind: "file", path: file };
-  } else {
-    const [backend, action, ...pairs] = args;
-    if (backend === undefined || action === undefined) {
-      throw new UsageError(
-        `missing BACKEND and ACTION, or -f FILE (${seeHelp("job run")})`,
-      );
-    }
-    source = { kind: "shorthand", backend, action, params: parseParams(pairs) };
-  }
-  const cmd: Extract<Command, { kind: "job run" }> = {
-    kind: "job run",
-    source,
-    wait: values.wait === true,
-  };
-  const target = str(values.target);
-  if (target !== undefined) cmd.target = parseTarget(target);
-  const strategy = str(values.strategy);
-  if (strategy !== undefined) {
-    const r = Strategy.safeParse(strategy);
-    if (!r.success) {
-      throw new UsageError(
-        `--strategy "${strategy}": use fail-fast or continue`,
-      );
-    }
-    cmd.strategy = r.data;
-  }
-  const timeout = str(values.timeout);
-  if (timeout !== undefined) {
-    if (parseDuration(timeout) === undefined) {
-      throw new UsageError(
-        `--timeout "${timeout}": not a duration (use e.g. 30s, 5m, 1m30s)`,
-      );
-    }
-    cmd.timeout = timeout;
-  }
-  return cmd;
-}
-
-/** `key=value` arguments to params; the value may itself contain "=". */
-export function parseParams(pairs: readonly string[]): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const arg of pairs) {
-    const eq = arg.indexOf("=");
-    if (eq < 0) throw new UsageError(`argument "${arg}" is not key=value`);
-    const key = arg.slice(0, eq);
-    if (key === "") throw new UsageError(`argument "${arg}" has an empty key`);
-    if (Object.hasOwn(params, key)) {
-      throw new UsageError(
-        `argument "${arg}": parameter "${key}" is given twice`,
-      );
-    }
-    params[key] = arg.slice(eq + 1);
-  }
-  return params;
-}
-
-/** `all`, `group:NAME` or `node:ID`. */
-export function parseTarget(text: string): Target {
-  const colon = text.indexOf(":");
-  const scope = colon < 0 ? text : text.slice(0, colon);
-  if (
-    (scope === "all" && colon < 0) ||
-    ((scope === "group" || scope === "node") && colon >= 0)
-  ) {
-    const value = colon < 0 ? undefined : text.slice(colon + 1);
-    const r = Target.safeParse(
-      value === undefined ? { scope } : { scope, value },
-    );
-    if (r.success) return r.data;
-    const what = scope === "group" ? "group name" : "node id";
-    throw new UsageError(`-t "${text}": ${what} ${r.error.issues[0]!.message}`);
-  }
-  throw new UsageError(`-t "${text}": use all, group:NAME or node:ID`);
-}
-
-function jobList(values: Values): Command {
-  const cmd: Extract<Command, { kind: "job list" }> = { kind: "job list" };
-  const status = str(values.status);
-  if (status !== undefined) {
-    const r = JobStatus.safeParse(status);
-    if (!r.success) {
-      throw new UsageError(
-        `--status "${status}": use one of ${JobStatus.options.join(", ")}`,
-      );
-    }
-    cmd.status = r.data;
-  }
-  const limit = str(values.limit);
-  if (limit !== undefined) {
-    const n = Number(limit);
-    if (!/^\d+$/.test(limit) || n < 1) {
-      throw new UsageError(
-        `--limit "${limit}": must be a whole number of at least 1`,
-      );
-    }
-    cmd.limit = n;
-  }
-  const before = str(values.before);
-  if (before !== undefined) cmd.before = before;
-  return cmd;
 }

@@ -133,13 +133,19 @@ Deno.test("parseCli() answers --help for every command and group, even with bad 
 });
 
 Deno.test("parseCli() rejects unknown and missing commands", () => {
-  usage([], "missing command: job, node or status (see 'gridc --help')");
+  usage(
+    [],
+    "missing command: job, node, token, audit or status (see 'gridc --help')",
+  );
   usage(["jobs"], `unknown command "jobs" (see 'gridc --help')`);
   usage(
     ["job"],
     "missing job command: run, get, list, cancel (see 'gridc job --help')",
   );
-  usage(["node"], "missing node command: list, info (see 'gridc node --help')");
+  usage(
+    ["node"],
+    "missing node command: list, info, enroll, revoke (see 'gridc node --help')",
+  );
   usage(
     ["job", "delete", "x"],
     `unknown command "job delete" (see 'gridc job --help')`,

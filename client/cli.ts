@@ -6,7 +6,21 @@ import { VERSION } from "../models/mod.ts";
 import { ApiClient, ApiError, DEFAULT_API, normalizeBaseUrl } from "./api.ts";
 import { type Command, parseCli, UsageError } from "./args.ts";
 import { jobCancel, jobGet, jobList, jobRun } from "./commands/job.ts";
-import { nodeInfo, nodeList, status } from "./commands/node.ts";
+import {
+  nodeEnroll,
+  nodeInfo,
+  nodeList,
+  nodeRevoke,
+  status,
+} from "./commands/node.ts";
+import { tokenCreate, tokenList, tokenRevoke } from "./commands/token.ts";
+import { audit } from "./commands/audit.ts";
+import {
+  authHint,
+  findToken,
+  type FoundToken,
+  tokensFile,
+} from "./credentials.ts";
 import {
   type Context,
   EXIT,
@@ -18,6 +32,9 @@ import {
 import { helpText } from "./help.ts";
 
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  // Kept for the message when the controller refuses the token.
+  let found: FoundToken | undefined;
+  let base = DEFAULT_API;
   try {
     const inv = parseCli(argv);
     const { command } = inv;
@@ -40,9 +57,14 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       }
       return EXIT.ok;
     }
-    const base = apiBase(inv.api, io.env.GRID_API);
+    base = apiBase(inv.api, io.env.GRID_API);
+    found = await findToken(io, base, inv.token);
+    const fetch = await trustingFetch(io, inv.ca ?? io.env.GRID_CA);
     const ctx: Context = {
-      api: new ApiClient(base, io.fetch ? { fetch: io.fetch } : {}),
+      api: new ApiClient(base, {
+        ...(fetch ? { fetch } : {}),
+        ...(found.token === undefined ? {} : { token: found.token }),
+      }),
       io,
       output: inv.output,
       view: () => ({
@@ -60,7 +82,18 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       return EXIT.usage;
     }
     if (e instanceof ApiError) {
-      io.stderr(`gridc: ${e.message}\n`);
+      const refused = e.status === 401 || e.status === 403;
+      const hint = refused
+        ? `; ${
+          authHint(
+            e.status!,
+            found ?? { from: "none" },
+            base,
+            tokensFile(io.env),
+          )
+        }`
+        : "";
+      io.stderr(`gridc: ${e.message}${hint}\n`);
       return EXIT.api;
     }
     const why = e instanceof Error ? e.message : String(e);
@@ -85,6 +118,27 @@ function apiBase(flag: string | undefined, env: string | undefined): string {
   return base;
 }
 
+/** The fetch to use: one trusting the CA in `caFile` when given. */
+async function trustingFetch(
+  io: Io,
+  caFile: string | undefined,
+): Promise<typeof fetch | undefined> {
+  if (caFile === undefined || caFile === "") return io.fetch;
+  let pem: string;
+  try {
+    pem = await io.readFile(caFile);
+  } catch (e) {
+    throw new UsageError(
+      `--ca ${caFile}: cannot read it: ${(e as Error).message}`,
+    );
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new UsageError(`--ca ${caFile}: not a PEM certificate`);
+  }
+  if (!io.fetchTrusting) return io.fetch;
+  return io.fetchTrusting(pem);
+}
+
 function dispatch(
   ctx: Context,
   cmd: Exclude<Command, { kind: "help" | "version" }>,
@@ -102,6 +156,18 @@ function dispatch(
       return nodeList(ctx);
     case "node info":
       return nodeInfo(ctx, cmd);
+    case "node enroll":
+      return nodeEnroll(ctx, cmd);
+    case "node revoke":
+      return nodeRevoke(ctx, cmd);
+    case "token create":
+      return tokenCreate(ctx, cmd);
+    case "token list":
+      return tokenList(ctx);
+    case "token revoke":
+      return tokenRevoke(ctx, cmd);
+    case "audit":
+      return audit(ctx, cmd);
     case "status":
       return status(ctx);
   }

@@ -10,14 +10,25 @@ import type { ViewOptions } from "./render.ts";
 export interface Io {
   stdout(text: string): void;
   stderr(text: string): void;
-  /** Reads a job file; "-" means standard input. */
+  /** Reads a file (a job, the tokens file, a CA); "-" means standard input. */
   readFile(path: string): Promise<string>;
+  /**
+   * Creates a new file only the user may read (mode 0600); fails with
+   * Deno.errors.AlreadyExists rather than replace one.
+   */
+  createPrivateFile(path: string): Promise<PrivateFile>;
   /** Defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** A fetch that trusts the CA certificate(s) in `pem` (for --ca). */
+  fetchTrusting?(pem: string): typeof fetch;
   now(): number;
   sleep(ms: number): Promise<void>;
   env: {
     GRID_API?: string | undefined;
+    GRID_TOKEN?: string | undefined;
+    GRID_CA?: string | undefined;
+    HOME?: string | undefined;
+    XDG_CONFIG_HOME?: string | undefined;
     NO_COLOR?: string | undefined;
     TERM?: string | undefined;
     COLUMNS?: string | undefined;
@@ -29,6 +40,13 @@ export interface Io {
   natsServerVersion?: string | undefined;
   /** How often `--wait` polls the job. Default 250ms. */
   pollMs?: number;
+}
+
+/** A file made by `createPrivateFile`: filled once, or removed. */
+export interface PrivateFile {
+  write(text: string): Promise<void>;
+  /** Removes the file (nothing was written to it). */
+  discard(): Promise<void>;
 }
 
 /** Everything a command runs with. */

@@ -4,6 +4,10 @@ import { DEFAULT_API } from "./api.ts";
 
 const GLOBAL = `Global options:
   -a, --api URL        Controller address (env GRID_API, default ${DEFAULT_API})
+      --token TOKEN    API token (env GRID_TOKEN; else the entry for the API's
+                       origin in $XDG_CONFIG_HOME/grid/tokens.json, or
+                       ~/.config/grid/tokens.json: {"https://host:8765": "grid_..."})
+      --ca FILE        Trust the CA certificate in FILE for https (env GRID_CA)
   -o, --output FORMAT  table (default) or json: the API's JSON, for scripts
   -h, --help           Show help
       --version        Print the gridc and Deno versions`;
@@ -13,7 +17,8 @@ const EXIT_STATUS = `Exit status:
   1  the job failed (--wait)
   2  the job was cancelled (--wait)
   3  usage error: unknown command or option, bad argument, bad job file
-  4  the controller could not be reached or answered with an error`;
+  4  the controller could not be reached or answered with an error
+     (a missing, refused or too narrow token too)`;
 
 const TOP = `gridc: command-line client for a GRID controller (HTTP only)
 
@@ -26,6 +31,12 @@ Commands:
   job cancel   Cancel a pending or running job
   node list    List the nodes
   node info    Show one node
+  node enroll  Make a node's NATS credentials (admin)
+  node revoke  Cut a node off (admin)
+  token create Make an API token (admin)
+  token list   List the API tokens (admin)
+  token revoke Revoke an API token (admin)
+  audit        Who changed what, newest first (admin)
   status       Show the controller, node and queue status
 
 ${GLOBAL}
@@ -49,6 +60,8 @@ const NODE = `Usage: gridc node COMMAND
 Commands:
   list     List the nodes
   info     Show one node
+  enroll   Make a node's NATS credentials (admin)
+  revoke   Cut a node off (admin)
 
 Run 'gridc node COMMAND --help' for a command's options.`;
 
@@ -145,6 +158,99 @@ ${GLOBAL}
 
 ${EXIT_STATUS}`;
 
+const TOKEN = `Usage: gridc token COMMAND
+
+API tokens. Each has a scope: read (GET requests), operate (also submit
+and cancel jobs) or admin (also tokens, node enrollment and the audit).
+Every command here needs an admin token.
+
+Commands:
+  create   Make a token; it is printed once
+  list     List the tokens (never the tokens themselves)
+  revoke   Revoke a token on every controller
+
+Run 'gridc token COMMAND --help' for a command's options.`;
+
+const TOKEN_CREATE =
+  `Usage: gridc token create [options] NAME --scope SCOPE [--ttl DURATION]
+
+Makes an API token named NAME and prints it on stdout. It is shown this
+once: the controller keeps only its hash. Hand it to its user, who puts it
+in GRID_TOKEN or in their tokens.json under the API's origin.
+
+Options:
+      --scope SCOPE      read, operate or admin (required)
+      --ttl DURATION     Expire after this long, e.g. 12h, 720h (default: never)
+
+Rotating a token: create a new one, switch its users to it, revoke the old.
+
+Examples:
+  gridc token create ci --scope operate --ttl 720h
+  export GRID_TOKEN=$(gridc token create alice --scope read)
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const TOKEN_LIST = `Usage: gridc token list [options]
+
+Lists the tokens: name, scope, when and by whom each was made, and when it
+expires. The tokens themselves are never stored, so never shown.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const TOKEN_REVOKE = `Usage: gridc token revoke [options] NAME
+
+Revokes the token NAME: every controller refuses it within seconds. The
+last admin token cannot be revoked: create another admin token first.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const AUDIT = `Usage: gridc audit [options]
+
+Shows the audit trail, newest first: every job submitted or cancelled,
+token created or revoked, node enrolled or revoked, and every refused
+attempt at one, with who (token name), from where, and the outcome.
+
+Options:
+  -n, --limit N        At most N entries (default 50)
+      --before SEQ     Entries older than SEQ (the next page)
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const NODE_ENROLL =
+  `Usage: gridc node enroll [options] ID [--groups a,b] [--out FILE]
+
+Makes NATS credentials for node ID and writes them to FILE (mode 0600;
+default ./ID.creds). The node may join only the groups given here. An
+existing file is never overwritten.
+
+Options:
+  -g, --groups LIST    Comma-separated groups the node may join (default none)
+      --out FILE       Where to write the .creds file (default ./ID.creds)
+
+Then copy the file to the node and set nats.client.credentials in its
+gridw.yaml to its path.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const NODE_REVOKE = `Usage: gridc node revoke [options] ID
+
+Revokes node ID's credentials: its worker is cut off within seconds and
+the node shows as revoked. Other workers are not disturbed.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
 const TEXTS: Record<Topic, string> = {
   "": TOP,
   job: JOB,
@@ -155,6 +261,13 @@ const TEXTS: Record<Topic, string> = {
   "job cancel": JOB_CANCEL,
   "node list": NODE_LIST,
   "node info": NODE_INFO,
+  "node enroll": NODE_ENROLL,
+  "node revoke": NODE_REVOKE,
+  token: TOKEN,
+  "token create": TOKEN_CREATE,
+  "token list": TOKEN_LIST,
+  "token revoke": TOKEN_REVOKE,
+  audit: AUDIT,
   status: STATUS,
 };
 

@@ -72,7 +72,13 @@ export function fileJob(
     throw new UsageError(`${where}: ${why}${more}`);
   }
   stringifyParams(doc);
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // Unresolved aliases and alias bombs surface here, not in doc.errors.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new UsageError(`${name}: ${reason((e as Error).message)}`);
+  }
   if (data === null || data === undefined) {
     throw new UsageError(`${name}: the file is empty`);
   }

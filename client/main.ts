@@ -4,6 +4,7 @@
  */
 import { dirname, join } from "node:path";
 import { runCli } from "./cli.ts";
+import type { PrivateFile } from "./context.ts";
 
 const encoder = new TextEncoder();
 
@@ -45,6 +46,39 @@ function releaseNatsServer(): string | undefined {
   }
 }
 
+/** A new file only its owner may read; an existing one is an error, never replaced. */
+async function createPrivateFile(path: string): Promise<PrivateFile> {
+  const f = await Deno.open(path, {
+    write: true,
+    createNew: true,
+    mode: 0o600,
+  });
+  // The mode is applied through the umask; make sure no one else can read.
+  await Deno.chmod(path, 0o600);
+  return {
+    async write(text) {
+      try {
+        const bytes = encoder.encode(text);
+        for (let off = 0; off < bytes.length;) {
+          off += await f.write(bytes.subarray(off));
+        }
+      } finally {
+        f.close();
+      }
+    },
+    async discard() {
+      f.close();
+      await Deno.remove(path).catch(() => {});
+    },
+  };
+}
+
+/** A fetch that trusts the CA certificates in `pem` besides the system's. */
+function fetchTrusting(pem: string): typeof fetch {
+  const client = Deno.createHttpClient({ caCerts: [pem] });
+  return (input, init) => fetch(input, { ...init, client });
+}
+
 /** Runs gridc with `args` and exits with its status. */
 export async function main(args: string[]): Promise<never> {
   const code = await runCli(args, {
@@ -54,10 +88,16 @@ export async function main(args: string[]): Promise<never> {
       path === "-"
         ? new Response(Deno.stdin.readable).text()
         : Deno.readTextFile(path),
+    createPrivateFile,
+    fetchTrusting,
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     env: {
       GRID_API: env("GRID_API"),
+      GRID_TOKEN: env("GRID_TOKEN"),
+      GRID_CA: env("GRID_CA"),
+      HOME: env("HOME"),
+      XDG_CONFIG_HOME: env("XDG_CONFIG_HOME"),
       NO_COLOR: env("NO_COLOR"),
       TERM: env("TERM"),
       COLUMNS: env("COLUMNS"),

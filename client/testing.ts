@@ -16,17 +16,30 @@ export interface Recorded {
   io: Io;
   out: () => string;
   err: () => string;
+  /** Files made with createPrivateFile: path to content. */
+  files: Map<string, string>;
 }
 
 /** An Io that records stdout/stderr, never sleeps, and is not a terminal. */
 export function fakeIo(over: Partial<Io> = {}): Recorded {
   let out = "";
   let err = "";
+  const files = new Map<string, string>();
   const io: Io = {
     stdout: (t) => void (out += t),
     stderr: (t) => void (err += t),
     readFile: () =>
       Promise.reject(new Deno.errors.NotFound("no files in tests")),
+    createPrivateFile: (path) => {
+      if (files.has(path)) {
+        return Promise.reject(new Deno.errors.AlreadyExists(path));
+      }
+      files.set(path, "");
+      return Promise.resolve({
+        write: (text) => Promise.resolve(void files.set(path, text)),
+        discard: () => Promise.resolve(void files.delete(path)),
+      });
+    },
     now: () => NOW,
     sleep: () => Promise.resolve(),
     env: {},
@@ -35,7 +48,7 @@ export function fakeIo(over: Partial<Io> = {}): Recorded {
     pollMs: 0,
     ...over,
   };
-  return { io, out: () => out, err: () => err };
+  return { io, out: () => out, err: () => err, files };
 }
 
 /** Runs gridc and returns its exit status and output. */

@@ -1,42 +1,27 @@
 /**
- * The REST API. Handlers only translate HTTP to runner calls and back;
+ * The REST API. Handlers only translate HTTP to controller calls and back;
  * every failure becomes `{"error": "..."}` with the status it deserves.
+ * Every route sits behind a guard (api_auth.ts) naming the token scope it
+ * needs; the routes themselves live in routes_*.ts.
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import {
-  describeIssues,
-  type JobRecord,
-  JobSpec,
-  JobStatus,
-} from "../models/job.ts";
-import type { JobState } from "./job_state.ts";
-import type { StatusView } from "../models/node.ts";
-import type { ControllerView } from "../models/controller.ts";
-import { VERSION } from "../models/mod.ts";
+import type { TokenScope } from "../models/auth.ts";
 import type { Clock } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
-import {
-  invalid,
-  isUnavailable,
-  notFound,
-  type Refusal,
-  RefusedError,
-} from "./errors.ts";
+import { isUnavailable, type Refusal, RefusedError } from "./errors.ts";
 import type { Registry } from "./registry.ts";
 import type { Requests } from "./requests.ts";
 import type { JobStore } from "./job_store.ts";
 import type { JobHistory } from "./job_log.ts";
 import type { Peers } from "./peers.ts";
-import {
-  hasDroppedOutput,
-  jobSummary,
-  jobView,
-  jobViewJson,
-  nodeView,
-  resultsView,
-} from "./views.ts";
+import type { TokenStore } from "./tokens.ts";
+import type { AuditLog } from "./audit.ts";
+import { type ApiEnv, type Guard, guards } from "./api_auth.ts";
+import { jobRoutes } from "./routes_jobs.ts";
+import { fleetRoutes } from "./routes_fleet.ts";
+import { adminRoutes } from "./routes_admin.ts";
 
 const log = logger("api");
 
@@ -46,6 +31,12 @@ const STATUS: Record<Refusal, ContentfulStatusCode> = {
   conflict: 409,
   queue_full: 429,
 };
+
+/** Node credentials: NATS identities for workers (controller/nats_server.ts side). */
+export interface NodeAdmin {
+  enroll(id: string, groups: string[], by: string): Promise<{ creds: string }>;
+  revoke(id: string, by: string): Promise<void>;
+}
 
 export interface ApiDeps {
   /** Submit and cancel. */
@@ -58,20 +49,19 @@ export interface ApiDeps {
   clock: Clock;
   controllerId: string;
   maxBody: number;
+  tokens: TokenStore;
+  audit: AuditLog;
+  nodeAdmin: NodeAdmin;
+  auth: {
+    /** false: no token asked for (loopback-only throwaway rigs). */
+    enabled: boolean;
+    /** Browser origins allowed to call the API; CORS headers only for them. */
+    corsOrigins: readonly string[];
+  };
 }
 
-/** A running job's step as its log says now (the record's is written at most once a second). */
-function withCurrentStep(rec: JobRecord, state: JobState): JobRecord {
-  const step = state.status === "running"
-    ? state.phases[state.phase]?.first
-    : undefined;
-  return step === undefined || step === rec.step ? rec : { ...rec, step };
-}
-
-export function createApi(deps: ApiDeps): Hono {
-  const { requests, store, history, registry, clock } = deps;
-  const app = new Hono();
-  const offlineAfter = registry.offlineAfterMs;
+export function createApi(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
 
   app.onError((err, c) => {
     if (err instanceof RefusedError) {
@@ -95,136 +85,55 @@ export function createApi(deps: ApiDeps): Hono {
     c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404)
   );
 
-  app.post(
-    "/job",
-    bodyLimit({
-      maxSize: deps.maxBody,
-      onError: (c) =>
-        c.json({
-          error:
-            `request body is larger than api.max_body (${deps.maxBody} bytes)`,
-        }, 413),
-    }),
-    async (c) => {
-      let body: unknown;
-      try {
-        body = JSON.parse(await c.req.text());
-      } catch (e) {
-        throw invalid(`body is not valid JSON: ${(e as Error).message}`);
-      }
-      const parsed = JobSpec.safeParse(body);
-      if (!parsed.success) throw invalid(describeIssues(parsed.error));
-      const rec = await requests.submit(parsed.data);
-      return c.json(jobView(rec, {}), 202);
-    },
-  );
-
-  app.get("/job/:id", async (c) => {
-    const stored = store.get(c.req.param("id"))?.rec;
-    if (!stored) throw notFound(`job "${c.req.param("id")}" not found`);
-    const state = await history.results(stored);
-    const rec = withCurrentStep(stored, state);
-    if (!hasDroppedOutput(state.results)) {
-      return c.json(jobView(rec, resultsView(state.results)));
-    }
-    const chunks = jobViewJson(
-      rec,
-      state.results,
-      (seq) => history.output(seq),
+  const origins = deps.auth.corsOrigins;
+  if (origins.length > 0) {
+    app.use(
+      "*",
+      cors({
+        origin: [...origins],
+        allowMethods: ["GET", "POST", "DELETE"],
+        allowHeaders: ["Authorization", "Content-Type"],
+        maxAge: 600,
+      }),
     );
-    const enc = new TextEncoder();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(ctl) {
-        const next = await chunks.next();
-        if (next.done) ctl.close();
-        else ctl.enqueue(enc.encode(next.value));
-      },
-    });
-    return new Response(body, {
-      headers: { "content-type": "application/json" },
-    });
+  }
+
+  const guard = guards({
+    enabled: deps.auth.enabled,
+    tokens: deps.tokens,
+    corsOrigins: origins,
+    audit: deps.audit,
+    clock: deps.clock,
   });
-
-  app.post("/job/:id/cancel", async (c) => {
-    const rec = await requests.cancel(c.req.param("id"));
-    const state = await history.results(rec);
-    return c.json(
-      jobView(withCurrentStep(rec, state), resultsView(state.results)),
-    );
-  });
-
-  app.get("/jobs", (c) => {
-    const limitText = c.req.query("limit") ?? "50";
-    const limit = Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw invalid(
-        `limit: must be a whole number from 1 to 1000, got "${limitText}"`,
-      );
-    }
-    const status = c.req.query("status");
-    if (status !== undefined && !JobStatus.safeParse(status).success) {
-      throw invalid(
-        `status: must be one of ${
-          JobStatus.options.join(", ")
-        }, got "${status}"`,
-      );
-    }
-    const page = store.list({ limit, before: c.req.query("before"), status });
-    return c.json({
-      jobs: page.jobs.map(jobSummary),
-      ...(page.next ? { next: page.next } : {}),
-    });
-  });
-
-  app.get("/nodes", (c) => {
-    const now = clock.now();
-    const nodes = [...registry.nodes.values()].sort((a, b) =>
-      a.id.localeCompare(b.id)
-    );
-    return c.json({ nodes: nodes.map((n) => nodeView(n, now, offlineAfter)) });
-  });
-
-  app.get("/node/:id", (c) => {
-    const n = registry.nodes.get(c.req.param("id"));
-    if (!n) throw notFound(`node "${c.req.param("id")}" not found`);
-    return c.json(nodeView(n, clock.now(), offlineAfter));
-  });
-
-  app.get("/controllers", (c) => {
-    const now = clock.now();
-    const owned = store.owners();
-    const list: ControllerView[] = [...deps.peers.all.values()]
-      .sort((a, b) => a.id.localeCompare(b.id))
-      .map((p) => ({
-        ...p,
-        status: deps.peers.alive(p.id, now) ? "online" : "offline",
-        jobs: owned.get(p.id) ?? 0,
-      }));
-    return c.json({ controllers: list });
-  });
-
-  app.get("/status", (c) => {
-    const now = clock.now();
-    let online = 0;
-    for (const id of registry.nodes.keys()) {
-      if (registry.isOnline(id, now)) online++;
-    }
-
-    const view: StatusView = {
-      status: "active",
-      version: VERSION,
-      controller: deps.controllerId,
-      nodes: { total: registry.nodes.size, online },
-      jobs: store.counts(),
-      queue: {
-        running: store.count("running"),
-        pending: store.count("pending"),
-        max_concurrent: deps.limits.maxConcurrent,
-        max_pending: deps.limits.maxPending,
-      },
-    };
-    return c.json(view);
-  });
-
+  jobRoutes(app, deps, guard);
+  fleetRoutes(app, deps, guard);
+  adminRoutes(app, deps, guard);
   return app;
+}
+
+/** One route and what it needs. */
+export interface RouteInfo {
+  method: string;
+  path: string;
+  /** Undefined: the route has no guard (a mistake `tests/api_auth_test.ts` catches). */
+  scope?: TokenScope;
+  /** The audited action of a state-changing route. */
+  action?: string;
+}
+
+/** Every route of `app` with the scope its guard asks for. */
+export function routeTable(app: Hono<ApiEnv>): RouteInfo[] {
+  const out = new Map<string, RouteInfo>();
+  for (const r of app.routes) {
+    if (r.method === "ALL") continue; // middleware on every route (CORS)
+    const key = `${r.method} ${r.path}`;
+    const info = out.get(key) ?? { method: r.method, path: r.path };
+    const g = r.handler as Partial<Guard>;
+    if (g.scope !== undefined) {
+      info.scope = g.scope;
+      if (g.action !== undefined) info.action = g.action;
+    }
+    out.set(key, info);
+  }
+  return [...out.values()];
 }

@@ -15,6 +15,7 @@ import {
   BUCKET_CONTROLLERS,
   BUCKET_JOBS,
   BUCKET_NODES,
+  BUCKET_TOKENS,
   ensureTopology,
 } from "../lib/topology.ts";
 import { JobStore } from "./job_store.ts";
@@ -27,7 +28,11 @@ import { Runner } from "./runner.ts";
 import { NatsCommandLog, NatsEventLog } from "./nats_logs.ts";
 import { JobHistory } from "./job_log.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { createApi } from "./api.ts";
+import type { NodeAdmin } from "./api.ts";
+import { ApiStartError, serveApi } from "./api_server.ts";
+import { NatsAuditLog } from "./audit.ts";
+import { TokenStore } from "./tokens.ts";
+import { RefusedError } from "./errors.ts";
 
 const USAGE = `grid — the GRID controller
 
@@ -181,32 +186,39 @@ export async function main(argv: string[]): Promise<void> {
   });
   await runner.start();
 
-  const app = createApi({
-    requests: runner.requests,
-    store,
-    history: new JobHistory(js, events, (id) => runner.appliedSeq(id)),
-    limits,
-    registry,
-    peers,
-    clock: systemClock,
-    controllerId: config.nats.name,
-    maxBody: config.api.max_body,
-  });
+  const tokens = new TokenStore(
+    natsBucket(await kvm.open(BUCKET_TOKENS), js, "tokens"),
+    systemClock,
+  );
+  await tokens.start();
+  // Enrollment is not wired in yet: refuse it plainly.
+  const nodeAdmin: NodeAdmin = {
+    enroll: () => {
+      throw new RefusedError("invalid", "node enrollment is not available yet");
+    },
+    revoke: () => {
+      throw new RefusedError("invalid", "node enrollment is not available yet");
+    },
+  };
   let api: Deno.HttpServer;
   try {
-    api = Deno.serve({
-      hostname: config.api.host,
-      port: config.api.port,
-      onListen: ({ hostname, port }) =>
-        log.info("api listening", { url: `http://${hostname}:${port}` }),
-    }, app.fetch);
+    api = await serveApi(config.api, {
+      requests: runner.requests,
+      store,
+      history: new JobHistory(js, events, (id) => runner.appliedSeq(id)),
+      limits,
+      registry,
+      peers,
+      clock: systemClock,
+      controllerId: config.nats.name,
+      tokens,
+      audit: new NatsAuditLog(js, jsm),
+      nodeAdmin,
+    });
   } catch (e) {
+    if (!(e instanceof ApiStartError)) throw e;
     await server?.stop();
-    die(
-      `api: cannot listen on ${config.api.host}:${config.api.port}: ${
-        (e as Error).message
-      }`,
-    );
+    die(e.message);
   }
 
   const reason = await Promise.race([
@@ -220,6 +232,7 @@ export async function main(argv: string[]): Promise<void> {
   await peers.stop();
   registry.stop();
   store.stop();
+  tokens.stop();
   await nc.drain().catch(() => {});
   await supervised?.stop();
   Deno.exit(reason.startsWith("nats-server") ? 1 : 0);

@@ -43,7 +43,8 @@ export class Requests {
     });
   }
 
-  async submit(spec: JobSpec): Promise<JobRecord> {
+  /** `by`: the API token's name, kept on the record as `submitted_by`. */
+  async submit(spec: JobSpec, by?: string): Promise<JobRecord> {
     const { store, fleet, clock, maxPending, offlineAfterMs } = this.#d;
     const pending = store.count("pending");
     if (pending >= maxPending) {
@@ -63,6 +64,7 @@ export class Requests {
     const rec: JobRecord = {
       ...spec,
       id: this.#ids.next(now, (id) => store.get(id) !== undefined),
+      ...(by === undefined ? {} : { submitted_by: by }),
       status: "pending",
       step: 0,
       expected: preview.online,

@@ -22,11 +22,16 @@ import type { PeerView } from "./ownership.ts";
 import { Runner, type RunnerConfig } from "./runner.ts";
 import { type Fleet, isOnline } from "./targets.ts";
 
-function entry(key: string, revision: number, value: Uint8Array): BucketEntry {
+function entry(
+  key: string,
+  revision: number,
+  value: Uint8Array,
+  operation: BucketEntry["operation"] = "PUT",
+): BucketEntry {
   return {
     key,
     revision,
-    operation: "PUT",
+    operation,
     value,
     json: () => JSON.parse(decoder.decode(value)),
   };
@@ -57,6 +62,13 @@ export class MemoryBucket implements Bucket {
 
   get(key: string): Promise<BucketEntry | null> {
     return Promise.resolve(this.#items.get(key) ?? null);
+  }
+
+  delete(key: string): Promise<void> {
+    this.#items.delete(key);
+    const e = entry(key, ++this.#rev, new Uint8Array(), "DEL");
+    for (const f of this.#followers) queueMicrotask(() => f(e));
+    return Promise.resolve();
   }
 
   follow(apply: (e: BucketEntry) => void): Promise<{ stop(): void }> {

@@ -16,6 +16,8 @@ export interface Bucket {
   update(key: string, value: Uint8Array, rev: number): Promise<number>;
   put(key: string, value: Uint8Array): Promise<number>;
   get(key: string): Promise<BucketEntry | null>;
+  /** Removes `key`; followers see a DEL entry. */
+  delete(key: string): Promise<void>;
   /** Every current entry, then every change. */
   follow(apply: (e: BucketEntry) => void): Promise<Follower>;
 }
@@ -30,6 +32,7 @@ export function natsBucket(
     update: (key, value, rev) => kv.update(key, value, rev),
     put: (key, value) => kv.put(key, value),
     get: (key) => kv.get(key),
+    delete: (key) => kv.delete(key),
     follow: (apply) => followBucket(js, kv, name, apply),
   };
 }

@@ -24,6 +24,10 @@ export const BUCKET_NODES = "grid_nodes";
 export const BUCKET_CONTROLLERS = "grid_controllers";
 /** Create-only ownership claims, one key per job and epoch. */
 export const BUCKET_CLAIMS = "grid_claims";
+/** API tokens by name, each stored as its SHA-256 hash. */
+export const BUCKET_TOKENS = "grid_tokens";
+/** Who changed what through the API, and refused attempts. */
+export const STREAM_AUDIT = "GRID_AUDIT";
 
 export const subjects = {
   /** Where the controller publishes a node's commands (stored). */
@@ -40,6 +44,9 @@ export const subjects = {
   allResults: "grid.res.>",
   allCommands: "grid.cmd.>",
   allDeliveries: "grid.run.>",
+  /** One audit entry; `action` is dotted (job.submit). */
+  audit: (action: string): string => `grid.audit.${action}`,
+  allAudit: "grid.audit.>",
 } as const;
 
 /** Headers the server puts on republished messages. */
@@ -54,6 +61,8 @@ export interface TopologyOptions {
   commandRetentionMs?: number;
   /** How long task events (and so job results) are kept. */
   resultRetentionMs?: number;
+  /** How long audit entries are kept. */
+  auditRetentionMs?: number;
   replicas?: number;
 }
 
@@ -83,6 +92,15 @@ export function streamConfigs(
       duplicate_window: 120_000 * NANOS_PER_MS,
       num_replicas: replicas,
     },
+    {
+      name: STREAM_AUDIT,
+      subjects: [subjects.allAudit],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: (opts.auditRetentionMs ?? 365 * DAY_MS) * NANOS_PER_MS,
+      num_replicas: replicas,
+    },
   ];
 }
 
@@ -108,6 +126,7 @@ export async function ensureTopology(
       BUCKET_NODES,
       BUCKET_CONTROLLERS,
       BUCKET_CLAIMS,
+      BUCKET_TOKENS,
     ]
   ) {
     await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1 });

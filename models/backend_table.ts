@@ -32,6 +32,12 @@ export const BINARY_KEYS = Object.keys(DEFAULT_BINARIES) as BinaryKey[];
  */
 export const KILL_PATH = "/usr/bin/kill";
 
+/**
+ * The unit gridw runs as (release/gridw.service, installed under this name),
+ * which the systemd backend lets a task only read the status of.
+ */
+export const WORKER_UNIT = "gridw.service";
+
 /** Directories an rke2 `installer` may live in, unless configured. */
 export const DEFAULT_RKE2_INSTALLER_DIRS = ["/opt/grid/rke2"] as const;
 

@@ -5,6 +5,7 @@ import {
   type BinaryKey,
   DEFAULT_BINARIES,
   DEFAULT_RKE2_INSTALLER_DIRS,
+  WORKER_UNIT,
 } from "./backend_table.ts";
 import { parseDuration } from "./duration.ts";
 import { NodeId, Token } from "./names.ts";
@@ -45,10 +46,46 @@ const Urls = z.union([z.string(), z.array(z.string()).min(1)]).transform((
 
 export const ControllerConfig = z.object({
   api: z.object({
-    host: z.string().default("0.0.0.0"),
+    /** Loopback unless set: binding beyond it is an explicit choice. */
+    host: z.string().default("127.0.0.1"),
     port: Port.default(8765),
     max_body: z.number().int().min(1024).default(1024 * 1024),
-  }).strict().prefault({}),
+    auth: z.object({
+      /** false only for throwaway rigs on loopback: every request is admin. */
+      enabled: z.boolean().default(true),
+      /** Default: admin.token beside nats.jetstream.store_dir (set below). */
+      bootstrap_token_file: z.string().min(1).optional(),
+    }).strict().prefault({}),
+    tls: z.object({
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+    }).strict().optional().superRefine((t, ctx) => {
+      if (t && (t.cert === undefined) !== (t.key === undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [t.cert === undefined ? "cert" : "key"],
+          message:
+            "is required: give both api.tls.cert and api.tls.key, or neither",
+        });
+      }
+    }),
+    /** Browser origins allowed to call the API (CORS); none by default. */
+    cors_origins: z.array(
+      z.string().regex(
+        /^https?:\/\/[^\s/]+$/,
+        'must be an origin such as "https://ops.example.com" (no path)',
+      ),
+    ).default([]),
+  }).strict().prefault({}).superRefine((a, ctx) => {
+    if (!a.auth.enabled && !isLoopback(a.host)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth", "enabled"],
+        message:
+          `may be false only when api.host is a loopback address (127.0.0.1, ::1, localhost), not "${a.host}"`,
+      });
+    }
+  }),
   nats: z.object({
     name: Token.default("controller"),
     server: z.object({
@@ -100,8 +137,41 @@ export const ControllerConfig = z.object({
   nodes: z.object({
     offline_after: durationMs("15s"),
   }).strict().prefault({}),
-}).strict();
+}).strict().transform((c) => ({
+  ...c,
+  api: {
+    ...c.api,
+    auth: {
+      ...c.api.auth,
+      // Beside the store, so it lives where the controller's state does.
+      bootstrap_token_file: c.api.auth.bootstrap_token_file ??
+        `${parentDir(c.nats.jetstream.store_dir)}/admin.token`,
+    },
+  },
+}));
 export type ControllerConfig = z.infer<typeof ControllerConfig>;
+
+/** Whether `host` only takes connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The directory holding `path` (models may not import node:path). */
+function parentDir(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const i = trimmed.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "" : trimmed.slice(0, i);
+}
+
+/** A unit name as systemctl takes it; with `glob`, "*" and "?" too. */
+const unitField = (glob: boolean) =>
+  z.string().max(255, "must be at most 255 characters").regex(
+    glob ? /^(?!-)[A-Za-z0-9:_.\\@*?-]+$/ : /^(?!-)[A-Za-z0-9:_.\\@-]+$/,
+    `must be a unit name${
+      glob ? ' or a glob with "*" and "?"' : ""
+    } (letters, digits and ":_.\\@-", not starting with "-")`,
+  );
 
 export const WorkerConfig = z.object({
   nats: z.object({
@@ -135,6 +205,13 @@ export const WorkerConfig = z.object({
         ]),
       ) as Record<BinaryKey, z.ZodDefault<z.ZodString>>,
     ).strict().prefault({}),
+    /** The systemd backend's deny list; its built-in entries always apply. */
+    systemd: z.object({
+      /** More units no action may touch: names, or globs with "*" and "?". */
+      deny_units: z.array(unitField(true)).default([]),
+      /** The unit gridw runs as: a task may only read its status. */
+      own_unit: unitField(false).default(WORKER_UNIT),
+    }).strict().prefault({}),
   }).strict().prefault({}),
 }).strict();
 export type WorkerConfig = z.infer<typeof WorkerConfig>;

@@ -13,7 +13,16 @@ function reject(schema: z.ZodType, input: unknown): string {
 
 Deno.test("ControllerConfig: an empty file gives every default", () => {
   assert.deepEqual(ControllerConfig.parse({}), {
-    api: { host: "0.0.0.0", port: 8765, max_body: 1024 * 1024 },
+    api: {
+      host: "127.0.0.1",
+      port: 8765,
+      max_body: 1024 * 1024,
+      auth: {
+        enabled: true,
+        bootstrap_token_file: "/var/lib/grid/admin.token",
+      },
+      cors_origins: [],
+    },
     nats: {
       name: "controller",
       server: { enabled: true, host: "0.0.0.0", port: 4222 },
@@ -33,7 +42,7 @@ Deno.test("ControllerConfig: partial sections keep the defaults of the keys not 
     nodes: { offline_after: "1m30s" },
   });
   assert.equal(c.api.port, 9000);
-  assert.equal(c.api.host, "0.0.0.0");
+  assert.equal(c.api.host, "127.0.0.1");
   assert.equal(c.api.max_body, 1_048_576);
   assert.equal(c.scheduler.max_concurrent, 5);
   assert.equal(c.scheduler.max_pending, 10);
@@ -125,6 +134,7 @@ Deno.test("WorkerConfig: defaults around a required node name", () => {
         systemctl: "/usr/bin/systemctl",
         rke2: "/usr/local/bin/rke2",
       },
+      systemd: { deny_units: [], own_unit: "gridw.service" },
     },
   });
   assert.match(reject(WorkerConfig, {}), /^nats: /);
@@ -269,5 +279,62 @@ Deno.test("ControllerConfig: cluster routes and replicas", () => {
     ControllerConfig.safeParse({ nats: { jetstream: { replicas: 2 } } })
       .success,
     false,
+  );
+});
+
+Deno.test("ControllerConfig: the bootstrap token file sits beside the store unless given", () => {
+  const c = ControllerConfig.parse({
+    nats: { jetstream: { store_dir: "/data/grid/js/" } },
+  });
+  assert.equal(c.api.auth.bootstrap_token_file, "/data/grid/admin.token");
+  const given = ControllerConfig.parse({
+    api: { auth: { bootstrap_token_file: "/etc/grid/admin.token" } },
+  });
+  assert.equal(given.api.auth.bootstrap_token_file, "/etc/grid/admin.token");
+});
+
+Deno.test("ControllerConfig: auth may be off only on loopback", () => {
+  for (const host of ["127.0.0.1", "127.0.0.2", "::1", "localhost"]) {
+    const c = ControllerConfig.parse({
+      api: { host, auth: { enabled: false } },
+    });
+    assert.equal(c.api.auth.enabled, false);
+  }
+  for (const host of ["0.0.0.0", "::", "10.0.0.5", "grid.example"]) {
+    assert.match(
+      reject(ControllerConfig, { api: { host, auth: { enabled: false } } }),
+      /^api\.auth\.enabled: may be false only when api\.host is a loopback address/,
+    );
+  }
+  // With auth on, any address is an explicit choice.
+  assert.equal(
+    ControllerConfig.parse({ api: { host: "0.0.0.0" } }).api.host,
+    "0.0.0.0",
+  );
+});
+
+Deno.test("ControllerConfig: api.tls needs both cert and key; cors_origins are origins", () => {
+  const c = ControllerConfig.parse({
+    api: { tls: { cert: "/c.pem", key: "/k.pem" } },
+  });
+  assert.deepEqual(c.api.tls, { cert: "/c.pem", key: "/k.pem" });
+  assert.match(
+    reject(ControllerConfig, { api: { tls: { cert: "/c.pem" } } }),
+    /^api\.tls\.key: is required/,
+  );
+  assert.match(
+    reject(ControllerConfig, { api: { tls: { key: "/k.pem" } } }),
+    /^api\.tls\.cert: is required/,
+  );
+  assert.deepEqual(
+    ControllerConfig.parse({ api: { cors_origins: ["https://ops.example"] } })
+      .api.cors_origins,
+    ["https://ops.example"],
+  );
+  assert.match(
+    reject(ControllerConfig, {
+      api: { cors_origins: ["https://x.example/app"] },
+    }),
+    /^api\.cors_origins\[0\]: must be an origin/,
   );
 });

@@ -222,6 +222,8 @@ export const JobRecord = z.object({
   expected: z.array(z.string()),
   offline: z.array(z.string()),
   error: z.string().optional(),
+  /** The name of the API token that submitted it. */
+  submitted_by: z.string().optional(),
   /** The controller running the job. */
   owner: z.string().optional(),
   /**

@@ -6,4 +6,5 @@ export * from "./node.ts";
 export * from "./messages.ts";
 export * from "./config.ts";
 export * from "./controller.ts";
+export * from "./auth.ts";
 export const VERSION = "0.1.0";

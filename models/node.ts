@@ -31,7 +31,11 @@ export const NodeRecord = z.object({
 export type NodeRecord = z.infer<typeof NodeRecord>;
 
 /** `GET /nodes` and `GET /node/:id`: the record with liveness judged by the controller. */
-export const NodeView = NodeRecord.omit({ cmd_seq: true, resume_seq: true });
+export const NodeView = NodeRecord.omit({ cmd_seq: true, resume_seq: true })
+  .extend({
+    /** `revoked`: its credentials were revoked (`POST /node/:id/revoke`). */
+    status: z.enum(["online", "offline", "revoked"]),
+  });
 export type NodeView = z.infer<typeof NodeView>;
 
 export const StatusView = z.object({

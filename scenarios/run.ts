@@ -6,7 +6,7 @@
  */
 import { parse } from "yaml";
 import { Cluster } from "../testing/mod.ts";
-import { gridc, LOCAL_FLEET } from "./fleet.ts";
+import { gridc, gridcEnv, LOCAL_FLEET } from "./fleet.ts";
 
 interface Expect {
   status: string;
@@ -73,17 +73,21 @@ export function check(
 async function runOne(c: Cluster, file: string): Promise<string[]> {
   const doc = parse(await Deno.readTextFile(file)) as { expect?: Expect };
   if (!doc.expect) return [`${file} declares no "expect"`];
-  const out = await gridc([
-    "-a",
-    c.api,
-    "-o",
-    "json",
-    "job",
-    "run",
-    "-f",
-    file,
-    "--wait",
-  ]).output();
+  const out = await gridc(
+    [
+      "-a",
+      c.api,
+      "-o",
+      "json",
+      "job",
+      "run",
+      "-f",
+      file,
+      "--wait",
+    ],
+    false,
+    gridcEnv(c),
+  ).output();
   const text = new TextDecoder().decode(out.stdout);
   let job: Record<string, unknown>;
   try {

@@ -6,7 +6,13 @@
  * temp dir removed by `stop()`.
  */
 import { join } from "node:path";
-import { httpRequest, type Json, jsonOr } from "./http.ts";
+import {
+  authHeaders,
+  httpRequest,
+  type Json,
+  jsonOr,
+  readBootstrapToken,
+} from "./http.ts";
 import { freePort } from "./ports.ts";
 import { killAll, killPid, pidAlive, Proc } from "./proc.ts";
 import { waitFor } from "./wait.ts";
@@ -48,6 +54,8 @@ export class Cluster {
   readonly natsPort: number;
   controller?: Proc;
   readonly workers = new Map<string, Proc>();
+  /** The controller's bootstrap admin token, once it has written it. */
+  token?: string;
   #orphans: number[] = [];
 
   constructor(readonly opts: ClusterOptions) {
@@ -62,6 +70,10 @@ export class Cluster {
 
   get natsUrl(): string {
     return `nats://127.0.0.1:${this.natsPort}`;
+  }
+
+  get configFile(): string {
+    return join(this.dir, "controller.yaml");
   }
 
   controllerConfig(): string {
@@ -103,13 +115,18 @@ nodes:
    * runtime flags).
    */
   async startController(run = CONTROLLER_RUN): Promise<Proc> {
-    const file = join(this.dir, "controller.yaml");
+    const file = this.configFile;
     await Deno.writeTextFile(file, this.controllerConfig());
     const p = this.#spawn("controller", [...run, "-c", file]);
     this.controller = p;
     await waitFor("the controller API", async () => {
       if (!pidAlive(p.pid)) throw new Error(`controller exited\n${p.dump()}`);
-      const r = await fetch(`${this.api}/status`).catch(() => undefined);
+      // The API asks for a token: the one the controller bootstraps.
+      this.token ??= readBootstrapToken(file);
+      if (this.token === undefined) return false;
+      const r = await fetch(`${this.api}/status`, {
+        headers: authHeaders(this.token),
+      }).catch(() => undefined);
       if (!r) return false;
       await r.body?.cancel();
       return r.ok;
@@ -153,8 +170,9 @@ ${w.extra ?? ""}`;
   }
 
   async nodes(): Promise<{ id: string; status: string }[]> {
-    const r = await fetch(`${this.api}/nodes`);
-    return (await r.json()).nodes;
+    const r = await this.request("GET", "/nodes");
+    if (r.status !== 200) throw new Error(`GET /nodes: ${r.status}`);
+    return r.json.nodes;
   }
 
   async waitOnline(ids: string[]): Promise<void> {
@@ -181,13 +199,23 @@ ${w.extra ?? ""}`;
     return this;
   }
 
-  /** One API request; the answer's JSON, or its text when it is not JSON. */
+  /**
+   * One API request with `token` (the bootstrap admin token unless given);
+   * the answer's JSON, or its text when it is not JSON.
+   */
   async request(
     method: string,
     path: string,
     body?: unknown,
+    token: string | undefined = this.token,
   ): Promise<{ status: number; json: Json }> {
-    const r = await httpRequest(`${this.api}${path}`, method, body);
+    const r = await httpRequest(
+      `${this.api}${path}`,
+      method,
+      body,
+      undefined,
+      token,
+    );
     return { status: r.status, json: jsonOr(r.text, (text) => text) };
   }
 

@@ -6,7 +6,13 @@
  * deadlines. The cluster tests and the soak script run on it.
  */
 import type { Member } from "./configs.ts";
-import { httpRequest, type Json, jsonOr } from "./http.ts";
+import {
+  authHeaders,
+  httpRequest,
+  type Json,
+  jsonOr,
+  readBootstrapToken,
+} from "./http.ts";
 import { jetstreamState, waitReplicasCurrent } from "./jetstream.ts";
 import { ControllerProcs } from "./set_procs.ts";
 import { waitFor } from "./wait.ts";
@@ -16,6 +22,21 @@ const TERMINAL = ["completed", "failed", "cancelled"];
 export class ControllerSet extends ControllerProcs {
   /** The job `waitJob` waits for, or last waited for. */
   waitingFor?: string;
+  /** Each member's bootstrap admin token, once its controller wrote it. */
+  readonly #tokens = new Map<Member, string>();
+
+  /**
+   * The admin token `m`'s controller bootstrapped (or found: members
+   * whose stores share a parent dir share the file); undefined before.
+   */
+  token(m: Member): string | undefined {
+    let t = this.#tokens.get(m);
+    if (t === undefined) {
+      t = readBootstrapToken(m.file);
+      if (t !== undefined) this.#tokens.set(m, t);
+    }
+    return t;
+  }
 
   /** Until every running controller's API answers; throws at once if one exits. */
   async readyAll(timeoutMs = 60_000): Promise<void> {
@@ -59,14 +80,17 @@ export class ControllerSet extends ControllerProcs {
 
   /** Its API answers GET /status with 2xx. */
   async #answers(m: Member): Promise<boolean | undefined> {
+    const token = this.token(m);
+    if (token === undefined) return false;
     const r = await fetch(`${this.url(m)}/status`, {
+      headers: authHeaders(token),
       signal: AbortSignal.timeout(3000),
     }).catch(() => undefined);
     await r?.body?.cancel();
     return r?.ok;
   }
 
-  /** One API request; the answer's JSON (or `{error: text}`). */
+  /** One API request with `m`'s admin token; the answer's JSON (or `{error: text}`). */
   async api(
     m: Member,
     method: string,
@@ -79,6 +103,7 @@ export class ControllerSet extends ControllerProcs {
       method,
       body,
       timeoutMs,
+      this.token(m),
     );
     return {
       status: r.status,

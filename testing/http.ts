@@ -1,4 +1,6 @@
 /** Requests to a controller's API, answers read loosely. */
+import { ControllerConfig } from "../models/config.ts";
+import { parseConfig } from "../lib/config_file.ts";
 
 /** API answers as tests read them: loosely, field by field. */
 // deno-lint-ignore no-explicit-any
@@ -6,17 +8,21 @@ export type Json = any;
 
 /**
  * One HTTP request: a string body goes as it is (a test's malformed JSON),
- * any other as JSON. The answer's status and text, read to the end.
+ * any other as JSON; `token` goes as a bearer token. The answer's status
+ * and text, read to the end.
  */
 export async function httpRequest(
   url: string,
   method: string,
   body?: unknown,
   timeoutMs?: number,
+  token?: string,
 ): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = authHeaders(token);
+  if (body !== undefined) headers["content-type"] = "application/json";
   const r = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers,
     body: body === undefined
       ? undefined
       : typeof body === "string"
@@ -29,11 +35,37 @@ export async function httpRequest(
   return { status: r.status, text: await r.text() };
 }
 
+/** `Authorization` for `token`; none without one. */
+export function authHeaders(token?: string): Record<string, string> {
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
 /** `text` parsed as JSON, or what `otherwise` makes of it when it is not JSON. */
 export function jsonOr(text: string, otherwise: (text: string) => Json): Json {
   try {
     return JSON.parse(text);
   } catch {
     return otherwise(text);
+  }
+}
+
+/** Where the controller configured by `configFile` keeps its bootstrap admin token. */
+export function bootstrapTokenFile(configFile: string): string {
+  const text = Deno.readTextFileSync(configFile);
+  return parseConfig(text, configFile, ControllerConfig).api.auth
+    .bootstrap_token_file;
+}
+
+/**
+ * The bootstrap admin token of the controller configured by `configFile`,
+ * once it has written it; undefined before.
+ */
+export function readBootstrapToken(configFile: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(bootstrapTokenFile(configFile)).trim() ||
+      undefined;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
   }
 }

@@ -16,7 +16,7 @@ Deno.test("durability: a controller crash mid-job loses and repeats nothing", as
       ],
     });
     await waitFor("step 1 to be running on both nodes", async () => {
-      const nodes = await (await fetch(`${c.api}/nodes`)).json();
+      const nodes = (await c.request("GET", `/nodes`)).json;
       return nodes.nodes.every((n: { running?: { step: number } }) =>
         n.running?.step === 1
       );
@@ -49,7 +49,7 @@ Deno.test("durability: a worker killed mid-task is reported lost; the job goes o
       ],
     });
     await waitFor("the task to be running on n2", async () => {
-      const n = await (await fetch(`${c.api}/node/n2`)).json();
+      const n = (await c.request("GET", `/node/n2`)).json;
       return n.running?.job === id;
     });
     await c.workers.get("n2")!.stop("SIGKILL");
@@ -60,7 +60,7 @@ Deno.test("durability: a worker killed mid-task is reported lost; the job goes o
     assert.equal(job.results["0"]["n1"].status, "success");
     assert.equal(job.results["1"]["n1"].output, "survivor");
     assert.equal(job.results["1"]["n2"].status, "skipped");
-    const n2 = await (await fetch(`${c.api}/node/n2`)).json();
+    const n2 = (await c.request("GET", `/node/n2`)).json;
     assert.equal(n2.status, "offline");
   });
 });
@@ -70,7 +70,7 @@ Deno.test("durability: offline nodes are listed, not dispatched to", async () =>
   await withCluster({ workers }, async (c) => {
     await c.workers.get("n2")!.stop();
     await waitFor("n2 offline", async () => {
-      const n = await (await fetch(`${c.api}/node/n2`)).json();
+      const n = (await c.request("GET", `/node/n2`)).json;
       return n.status === "offline";
     });
     const id = await c.submit({
@@ -150,7 +150,7 @@ Deno.test("durability: SIGTERM drains a worker: its running task finishes, then 
       tasks: [{ backend: "test", action: "sleep", params: { duration: "2s" } }],
     });
     await waitFor("the task to run", async () => {
-      const n = await (await fetch(`${c.api}/node/n1`)).json();
+      const n = (await c.request("GET", `/node/n1`)).json;
       return n.running?.job === id;
     });
     const status = await c.workers.get("n1")!.stop("SIGTERM", 30_000);
@@ -158,7 +158,7 @@ Deno.test("durability: SIGTERM drains a worker: its running task finishes, then 
     const job = await c.waitJob(id);
     assert.equal(job.status, "completed");
     assert.equal(job.results["0"]["n1"].status, "success");
-    const n1 = await (await fetch(`${c.api}/node/n1`)).json();
+    const n1 = (await c.request("GET", `/node/n1`)).json;
     assert.equal(n1.status, "offline");
   });
 });

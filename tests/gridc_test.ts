@@ -19,6 +19,9 @@ interface Run {
   stderr: string;
 }
 
+/** A config dir of no one: gridc in tests never reads the user's. */
+const NO_CONFIG = "/nonexistent/grid-test-config";
+
 async function gridc(c: Cluster | string, ...args: string[]): Promise<Run> {
   const api = typeof c === "string" ? c : c.api;
   const out = await new Deno.Command(Deno.execPath(), {
@@ -27,7 +30,13 @@ async function gridc(c: Cluster | string, ...args: string[]): Promise<Run> {
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: {
+      NO_COLOR: "1",
+      GRID_TOKEN: typeof c === "string" ? "" : c.token ?? "",
+      XDG_CONFIG_HOME: typeof c === "string"
+        ? NO_CONFIG
+        : join(c.dir, "config"),
+    },
   }).output();
   const dec = new TextDecoder();
   return {
@@ -170,6 +179,70 @@ Deno.test("gridc: every command against a real controller", async (t) => {
       const status = json(await gridc(c, "-o", "json", "status"));
       assert.equal(status.nodes.online, 3);
     });
+
+    await t.step("token create, list, revoke; audit; refusals", async () => {
+      const made = await gridc(c, "token", "create", "ci", "--scope", "read");
+      assert.equal(made.code, 0, made.stderr);
+      assert.match(made.stderr, /will not be shown again/);
+      const token = made.stdout.trim();
+      assert.match(token, /^grid_[A-Za-z0-9_-]{43}$/);
+      const asCi = (...args: string[]) => gridc(c, "--token", token, ...args);
+      assert.equal((await asCi("status")).code, 0);
+      const narrow = await asCi("job", "run", "ping", "echo");
+      assert.equal(narrow.code, 4);
+      assert.match(narrow.stderr, /scope "operate".*HTTP 403.*ask an admin/);
+      const list = await gridc(c, "token", "list");
+      assert.match(list.stdout, /ci\s+read/);
+      assert.ok(!list.stdout.includes(token));
+      assert.equal((await gridc(c, "token", "revoke", "ci")).code, 0);
+      const after = await asCi("status");
+      assert.equal(after.code, 4);
+      assert.match(
+        after.stderr,
+        /HTTP 401.*the token from --token was refused/,
+      );
+      const audit = await gridc(c, "-o", "json", "audit", "-n", "3");
+      const actions = json(audit).entries.map((e: Json) =>
+        `${e.who} ${e.action} ${e.outcome}`
+      );
+      assert.deepEqual(actions, [
+        "bootstrap token.revoke ok",
+        "ci job.submit refused",
+        "bootstrap token.create ok",
+      ]);
+      const none = await gridc(c, "--token", "", "status").catch(() => null);
+      assert.equal(none?.code, 3);
+    });
+
+    await t.step(
+      "node enroll: a private file, or none when refused; never over one",
+      async () => {
+        const out = join(c.dir, "web-09.creds");
+        const r = await gridc(
+          c,
+          "node",
+          "enroll",
+          "web-09",
+          "-g",
+          "web",
+          "--out",
+          out,
+        );
+        if (r.code === 0) {
+          assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
+          await Deno.remove(out);
+        } else {
+          // Until enrollment is wired in, the controller refuses it.
+          assert.equal(r.code, 4, r.stderr);
+          await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
+        }
+        await Deno.writeTextFile(out, "mine\n");
+        const again = await gridc(c, "node", "enroll", "web-09", "--out", out);
+        assert.equal(again.code, 3);
+        assert.match(again.stderr, /does not overwrite/);
+        assert.equal(await Deno.readTextFile(out), "mine\n");
+      },
+    );
 
     await t.step("errors: API rejections and usage errors", async () => {
       const bad = await gridc(

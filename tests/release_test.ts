@@ -390,6 +390,9 @@ Deno.test("release: the layout, its manifest, tarball and checksums", async () =
       ControllerConfig,
     );
     assert.ok(grid.nats.jetstream.store_dir.startsWith("/var/lib/grid/"));
+    // Where grid's permissions let it write its first admin token.
+    assert.ok(grid.api.auth.bootstrap_token_file.startsWith("/var/lib/grid/"));
+    assert.equal(grid.api.auth.enabled, true);
     assert.equal(
       grid.nats.server.binary,
       undefined,
@@ -568,8 +571,9 @@ Deno.test("release: unit files, structurally", async () => {
   assert.equal(value(grid, "Service", "ProtectSystem"), "strict");
   assert.equal(value(grid, "Service", "NoNewPrivileges"), "yes");
   assert.equal(value(grid, "Service", "CapabilityBoundingSet"), "");
-  // grid writes only /tmp (its permissions); systemd gives it a private one.
-  assert.deepEqual(controller.write, ["/tmp"]);
+  // grid writes only /tmp (systemd gives it a private one) and its state
+  // dir (the bootstrap admin token beside the store), both by its permissions.
+  assert.deepEqual(controller.write, ["/tmp", "/var/lib/grid"]);
   assert.equal(value(grid, "Service", "PrivateTmp"), "yes");
 
   const gridw = parseUnit(

@@ -58,6 +58,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   const backends = await createBackends(config.worker.binaries, {
     rke2: { installerDirs: config.worker.rke2_installer_dirs },
+    systemd: {
+      denyUnits: config.worker.systemd.deny_units,
+      ownUnit: config.worker.systemd.own_unit,
+    },
   });
   if (args.flags["self-check"]) {
     const check = selfCheck(config.worker.binaries, backends);

@@ -1,10 +1,16 @@
 /**
  * `gridw --self-check`: what this worker may run, proven from inside its
  * own sandbox. Allowed programs are queried (never run); programs that must
- * be refused are actually tried, and must fail with NotCapable.
+ * be refused are actually tried, and must fail with NotCapable. The
+ * systemd deny list shown is the one the built backend enforces.
  */
 import type { BackendDef } from "../backends/types.ts";
 import { describeBackends } from "../backends/mod.ts";
+import {
+  DENY_UNITS_KEY,
+  type DenyRule,
+  enforcedDenyList,
+} from "../backends/systemd.ts";
 import {
   type BackendBinaries,
   workerPrograms,
@@ -16,6 +22,8 @@ export interface SelfCheck {
   net: string;
   write: string;
   backends: Record<string, string[]>;
+  /** Units the systemd backend refuses; null when it is not usable here. */
+  systemd_deny: readonly DenyRule[] | null;
   ok: boolean;
 }
 
@@ -39,6 +47,7 @@ export function selfCheck(
     net: Deno.permissions.querySync({ name: "net" }).state,
     write: Deno.permissions.querySync({ name: "write" }).state,
     backends: describeBackends(backends),
+    systemd_deny: enforcedDenyList(backends.get("systemd")) ?? null,
     ok: Object.values(refused).every((r) => r !== "RAN"),
   };
   return check;
@@ -75,10 +84,37 @@ export function formatSelfCheck(c: SelfCheck): string {
   for (const [b, actions] of Object.entries(c.backends)) {
     lines.push(`  ${b.padEnd(8)} ${actions.join(", ")}`);
   }
+  lines.push(...formatDenyList(c.systemd_deny));
   lines.push(
     c.ok
       ? "sandbox: ok"
       : "sandbox: BROKEN — a program outside the allow-list ran",
   );
   return lines.join("\n");
+}
+
+/** The deny list by where each rule comes from, units wrapped to fit. */
+function formatDenyList(rules: readonly DenyRule[] | null): string[] {
+  if (!rules) return ["systemd deny list: none (no systemd backend here)"];
+  const lines = [`systemd deny list (${DENY_UNITS_KEY} adds to it):`];
+  const groups = Map.groupBy(rules, (r) => `${r.from}, ${allowed(r)}`);
+  for (const [from, group] of groups) {
+    lines.push(`  ${from}:`);
+    let line = "   ";
+    for (const r of group) {
+      if (line.length > 4 && line.length + r.unit.length > 78) {
+        lines.push(line);
+        line = "   ";
+      }
+      line += ` ${r.unit}`;
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+function allowed(r: DenyRule): string {
+  return r.allows.length
+    ? `every action but ${r.allows.join(", ")} refused`
+    : "every action refused";
 }

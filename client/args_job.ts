@@ -1,0 +1,109 @@
+/** Arguments of the job commands: `job run` and `job list`. */
+import { parseDuration } from "../models/duration.ts";
+import { JobStatus, Strategy, Target } from "../models/job.ts";
+import type { Command, JobSource } from "./args.ts";
+import { positiveInt, seeHelp, str, UsageError, type Values } from "./usage.ts";
+
+export function jobRun(values: Values, args: string[]): Command {
+  const file = str(values.file);
+  let source: JobSource;
+  if (file !== undefined) {
+    if (args.length > 0) {
+      throw new UsageError(
+        `-f takes the tasks from the file: remove "${args.join(" ")}"`,
+      );
+    }
+    source = { kind: "file", path: file };
+  } else {
+    const [backend, action, ...pairs] = args;
+    if (backend === undefined || action === undefined) {
+      throw new UsageError(
+        `missing BACKEND and ACTION, or -f FILE (${seeHelp("job run")})`,
+      );
+    }
+    source = { kind: "shorthand", backend, action, params: parseParams(pairs) };
+  }
+  const cmd: Extract<Command, { kind: "job run" }> = {
+    kind: "job run",
+    source,
+    wait: values.wait === true,
+  };
+  const target = str(values.target);
+  if (target !== undefined) cmd.target = parseTarget(target);
+  const strategy = str(values.strategy);
+  if (strategy !== undefined) {
+    const r = Strategy.safeParse(strategy);
+    if (!r.success) {
+      throw new UsageError(
+        `--strategy "${strategy}": use fail-fast or continue`,
+      );
+    }
+    cmd.strategy = r.data;
+  }
+  const timeout = str(values.timeout);
+  if (timeout !== undefined) {
+    if (parseDuration(timeout) === undefined) {
+      throw new UsageError(
+        `--timeout "${timeout}": not a duration (use e.g. 30s, 5m, 1m30s)`,
+      );
+    }
+    cmd.timeout = timeout;
+  }
+  return cmd;
+}
+
+/** `key=value` arguments to params; the value may itself contain "=". */
+export function parseParams(pairs: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const arg of pairs) {
+    const eq = arg.indexOf("=");
+    if (eq < 0) throw new UsageError(`argument "${arg}" is not key=value`);
+    const key = arg.slice(0, eq);
+    if (key === "") throw new UsageError(`argument "${arg}" has an empty key`);
+    if (Object.hasOwn(params, key)) {
+      throw new UsageError(
+        `argument "${arg}": parameter "${key}" is given twice`,
+      );
+    }
+    params[key] = arg.slice(eq + 1);
+  }
+  return params;
+}
+
+/** `all`, `group:NAME` or `node:ID`. */
+export function parseTarget(text: string): Target {
+  const colon = text.indexOf(":");
+  const scope = colon < 0 ? text : text.slice(0, colon);
+  if (
+    (scope === "all" && colon < 0) ||
+    ((scope === "group" || scope === "node") && colon >= 0)
+  ) {
+    const value = colon < 0 ? undefined : text.slice(colon + 1);
+    const r = Target.safeParse(
+      value === undefined ? { scope } : { scope, value },
+    );
+    if (r.success) return r.data;
+    const what = scope === "group" ? "group name" : "node id";
+    throw new UsageError(`-t "${text}": ${what} ${r.error.issues[0]!.message}`);
+  }
+  throw new UsageError(`-t "${text}": use all, group:NAME or node:ID`);
+}
+
+export function jobList(values: Values): Command {
+  const cmd: Extract<Command, { kind: "job list" }> = { kind: "job list" };
+  const status = str(values.status);
+  if (status !== undefined) {
+    const r = JobStatus.safeParse(status);
+    if (!r.success) {
+      throw new UsageError(
+        `--status "${status}": use one of ${JobStatus.options.join(", ")}`,
+      );
+    }
+    cmd.status = r.data;
+  }
+  const limit = str(values.limit);
+  if (limit !== undefined) cmd.limit = positiveInt("--limit", limit);
+  const before = str(values.before);
+  if (before !== undefined) cmd.before = before;
+  return cmd;
+}

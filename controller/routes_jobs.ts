@@ -1,0 +1,114 @@
+/** Job routes: submit and cancel (operate), get and list (read). */
+import type { Hono } from "hono";
+import { type JobRecord, JobSpec, JobStatus } from "../models/job.ts";
+import { invalid, notFound } from "./errors.ts";
+import { type ApiEnv, type Guard, NOBODY } from "./api_auth.ts";
+import { limitBody, readBody } from "./api_body.ts";
+import type { JobState } from "./job_state.ts";
+import type { ApiDeps } from "./api.ts";
+import {
+  hasDroppedOutput,
+  jobSummary,
+  jobView,
+  jobViewJson,
+  resultsView,
+} from "./views.ts";
+
+type GuardFor = (
+  scope: Guard["scope"],
+  action?: string,
+  body?: boolean,
+) => Guard;
+
+/** A running job's step as its log says now (the record's is written at most once a second). */
+function withCurrentStep(rec: JobRecord, state: JobState): JobRecord {
+  const step = state.status === "running"
+    ? state.phases[state.phase]?.first
+    : undefined;
+  return step === undefined || step === rec.step ? rec : { ...rec, step };
+}
+
+/** `limit` of a paged list: 1 to 1000, 50 when absent. */
+export function pageLimit(text: string | undefined): number {
+  const limitText = text ?? "50";
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw invalid(
+      `limit: must be a whole number from 1 to 1000, got "${limitText}"`,
+    );
+  }
+  return limit;
+}
+
+export function jobRoutes(
+  app: Hono<ApiEnv>,
+  deps: ApiDeps,
+  guard: GuardFor,
+): void {
+  const { requests, store, history } = deps;
+
+  app.post(
+    "/job",
+    guard("operate", "job.submit", true),
+    limitBody(deps.maxBody),
+    async (c) => {
+      const spec = await readBody(c, JobSpec);
+      const who = c.get("principal").name;
+      // With auth off there is no name to keep.
+      const rec = await requests.submit(spec, who === NOBODY ? undefined : who);
+      c.set("auditTarget", rec.id);
+      return c.json(jobView(rec, {}), 202);
+    },
+  );
+
+  app.get("/job/:id", guard("read"), async (c) => {
+    const stored = store.get(c.req.param("id"))?.rec;
+    if (!stored) throw notFound(`job "${c.req.param("id")}" not found`);
+    const state = await history.results(stored);
+    const rec = withCurrentStep(stored, state);
+    if (!hasDroppedOutput(state.results)) {
+      return c.json(jobView(rec, resultsView(state.results)));
+    }
+    const chunks = jobViewJson(
+      rec,
+      state.results,
+      (seq) => history.output(seq),
+    );
+    const enc = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        const next = await chunks.next();
+        if (next.done) ctl.close();
+        else ctl.enqueue(enc.encode(next.value));
+      },
+    });
+    return new Response(body, {
+      headers: { "content-type": "application/json" },
+    });
+  });
+
+  app.post("/job/:id/cancel", guard("operate", "job.cancel"), async (c) => {
+    const rec = await requests.cancel(c.req.param("id"));
+    const state = await history.results(rec);
+    return c.json(
+      jobView(withCurrentStep(rec, state), resultsView(state.results)),
+    );
+  });
+
+  app.get("/jobs", guard("read"), (c) => {
+    const limit = pageLimit(c.req.query("limit"));
+    const status = c.req.query("status");
+    if (status !== undefined && !JobStatus.safeParse(status).success) {
+      throw invalid(
+        `status: must be one of ${
+          JobStatus.options.join(", ")
+        }, got "${status}"`,
+      );
+    }
+    const page = store.list({ limit, before: c.req.query("before"), status });
+    return c.json({
+      jobs: page.jobs.map(jobSummary),
+      ...(page.next ? { next: page.next } : {}),
+    });
+  });
+}
