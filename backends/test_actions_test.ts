@@ -108,9 +108,10 @@ Deno.test("test - sleep and delays stop promptly on abort", async () => {
 
 Deno.test("test - output produces lines of the given width", async () => {
   const r = await run("output", { lines: "3", width: "12" });
-  assert.equal(r.output, "1 xxxxxxxxxx\n2 xxxxxxxxxx\n3 xxxxxxxxxx");
+  assert.equal(r.output, "xxxxxxxxxxxx\nxxxxxxxxxxxx\nxxxxxxxxxxxx");
   assert.equal(makeLines(0, 5), "");
-  assert.equal(makeLines(2, 1), "1\n2");
+  assert.equal(makeLines(2, 1), "x\nx");
+  assert.equal(makeLines(3, 0), "\n\n");
   assert.equal((await run("output")).output.split("\n").length, 10);
 });
 
@@ -119,7 +120,7 @@ Deno.test("test - output beyond the cap is truncated by runAction", async () => 
   assert.equal(r.status, "success");
   assert.ok(new TextEncoder().encode(r.output).length <= 262144);
   assert.match(r.output, /\n\[output truncated: \d+ bytes dropped\]$/);
-  assert.ok(r.output.startsWith("1 xxx"));
+  assert.ok(r.output.startsWith("x".repeat(100) + "\n"));
 });
 
 Deno.test("test - output refuses absurd sizes before building them", async () => {

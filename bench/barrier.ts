@@ -1,8 +1,8 @@
 /**
  * Barrier fan-out: one job of many steps on N simulated workers (a group),
- * against raw fan-out (b), one broadcast to N raw workers at a time, on
- * the same connections. Raw, GRID, raw again, so drift in the machine's
- * load hits both alike.
+ * against raw fan-out (b), one command to each of N raw workers a step, in
+ * the same processes. Raw, GRID, raw again, so drift in the machine's load
+ * hits both alike.
  */
 import { sleep, waitFor } from "../testing/mod.ts";
 import { STREAM_COMMANDS } from "../lib/topology.ts";
@@ -12,7 +12,7 @@ import { CpuMeter, log, memMiB, ms, RssSampler, stats } from "./lib.ts";
 import { profiled } from "./profile.ts";
 import type { RawBench } from "./raw.ts";
 import type { BarrierResult, BenchResults } from "./results.ts";
-import { simsReady, spawnSims, stopSims } from "./sims.ts";
+import { simsReady, startSims, stopSims } from "./sims.ts";
 import { jobTimes, lastSeq, stepSeries } from "./streams.ts";
 
 export async function benchBarrier(
@@ -24,14 +24,19 @@ export async function benchBarrier(
   const { barrierSteps: K, barrierWarmup: W, simProcs } = env.opts;
   const half = Math.ceil(K / 2);
 
-  // One set of simulated workers for both: each is one connection with the
-  // raw responder and a real Agent on it.
+  // One set of processes for both: per index, a GRID worker (enrolled,
+  // the real Agent) and a raw worker, each on a connection of its own.
   log(
-    `barrier N=${n}: starting ${n} simulated workers in ${simProcs} processes`,
+    `barrier N=${n}: enrolling ${n} simulated workers, minting ${n} raw workers`,
   );
   const base = await onlineNodes(env);
   const rss = new RssSampler([env.ctlPid, env.natsPid]);
-  const g = spawnSims(env, "agent", n, `b${n}`, simProcs);
+  const g = await startSims(env, "both", n, `b${n}`, simProcs);
+  log(
+    `  enrolled in ${ms(g.enrollMs)} ms, raw users minted in ${
+      ms(g.mintMs)
+    } ms; starting them in ${simProcs} processes`,
+  );
   const connectMs = await simsReady(g, 900_000, "connected");
   let online = 0;
   const regMs = await waitFor(
@@ -51,11 +56,15 @@ export async function benchBarrier(
   });
   const agentsMs = await simsReady(g, 600_000);
   const regPeak = rss.stop();
+  const rawReady = await Promise.all(
+    g.procs.map((p) => p.waitEvent((e) => e.event === "raw", 900_000)),
+  );
+  const rawConnectMs = Math.max(...rawReady.map((e) => Number(e.ms)));
   const jobRss = new RssSampler([env.ctlPid, env.natsPid]);
   log(
     `  connected in ${ms(connectMs)} ms, all registered in ${
       ms(regMs)
-    } ms; measuring idle CPU`,
+    } ms, raw workers connected in ${ms(rawConnectMs)} ms; measuring idle CPU`,
   );
   await sleep(1000);
   const idle = new CpuMeter([env.ctlPid, env.natsPid]);
@@ -64,10 +73,13 @@ export async function benchBarrier(
   const sims = g.procs.map((p) => p.pid);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-  // Raw, GRID, raw again: drift in the machine's load hits both alike.
-  log(`  raw fan-out (b): ${W} + ${half} broadcasts`);
-  const rc1 = new CpuMeter([env.natsPid, Deno.pid, ...sims]);
-  const r1 = await raw.fanout(n, W, half);
+  // Raw, GRID, raw again: drift in the machine's load hits both alike. The
+  // controller is metered too: it reads the raw results in GRID_RES.
+  const rawMeter = () =>
+    new CpuMeter([env.natsPid, Deno.pid, env.ctlPid, ...sims]);
+  log(`  raw fan-out (b): ${W} + ${half} steps of ${n} commands`);
+  const rc1 = rawMeter();
+  const r1 = await raw.fanout(g.rawIds, W, half);
   const c1 = rc1.since();
 
   log(`  GRID job: ${W} + ${K} steps on all ${n}`);
@@ -86,10 +98,11 @@ export async function benchBarrier(
   if (done.status !== "completed") {
     throw new Error(`barrier job ${done.id} ${done.status}`);
   }
+  const cmdTo = await lastSeq(env, STREAM_COMMANDS);
 
-  log(`  raw fan-out (b): 1 + ${K - half} broadcasts`);
-  const rc2 = new CpuMeter([env.natsPid, Deno.pid, ...sims]);
-  const r2 = await raw.fanout(n, 1, K - half);
+  log(`  raw fan-out (b): 1 + ${K - half} steps of ${n} commands`);
+  const rc2 = rawMeter();
+  const r2 = await raw.fanout(g.rawIds, 1, K - half);
   const c2 = rc2.since();
   const peak = jobRss.stop();
   const ctlAfter = memMiB(env.ctlPid);
@@ -99,15 +112,20 @@ export async function benchBarrier(
   const rawCpu = (i: number) => (c1.cpu[i]! + c2.cpu[i]!) / rawSteps;
   const res: BarrierResult = {
     n,
+    setup: {
+      enrollMs: g.enrollMs ?? NaN,
+      mintMs: g.mintMs ?? NaN,
+      rawConnectMs,
+    },
     raw: {
-      setupMs: connectMs,
       cycle: stats([...r1.cycle, ...r2.cycle]),
       direct: stats([...r1.direct, ...r2.direct]),
       cpu: {
         srv: rawCpu(0),
         ctl: rawCpu(1),
-        wrk: (sum(c1.cpu.slice(2)) + sum(c2.cpu.slice(2))) / rawSteps,
+        wrk: (sum(c1.cpu.slice(3)) + sum(c2.cpu.slice(3))) / rawSteps,
       },
+      gridCtlCpu: rawCpu(2),
       foreignPct: (c1.foreignPct + c2.foreignPct) / 2,
     },
   } as BarrierResult;
@@ -118,11 +136,12 @@ export async function benchBarrier(
       n * (W + K)
     } results and commands back`,
   );
-  const t = await jobTimes(env, done.id, cmdFrom, "grid.cmd.>");
+  const t = await jobTimes(env, done.id, cmdFrom, "grid.cmd.>", cmdTo);
   const s = stepSeries(t, W, W + K);
   const per = (x: number) => x / (W + K);
   res.grid = {
     job: done.id,
+    connectMs,
     regMs,
     agentsReadyMs: agentsMs,
     cycle: stats(s.cycle),

@@ -1,12 +1,24 @@
 /**
  * What every benchmark runs on: one controller (with its own nats-server)
  * started as `deno task controller` starts it, one real worker, a NATS
- * connection of the bench's own, and a watch on the job records.
+ * connection of the bench's own (a user of the GRID account, as the
+ * controller is), the cluster's NATS keys to mint more users with, and a
+ * watch on the job records.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
-import { childrenOf, Cluster, freePort, ROOT } from "../testing/mod.ts";
+import {
+  childrenOf,
+  Cluster,
+  connectAsController,
+  freePort,
+  keysDirOf,
+  ROOT,
+} from "../testing/mod.ts";
 import { BUCKET_JOBS } from "../lib/topology.ts";
+import { connectNats } from "../lib/nats.ts";
+import { loadOrCreateKeys } from "../controller/nats_keys.ts";
+import { NatsTrust } from "../controller/nats_trust.ts";
 import { commOf, log, ms, onCleanup, ourPids } from "./lib.ts";
 import { CONTROLLER, type Options } from "./options.ts";
 import { Inspector } from "./profile.ts";
@@ -20,6 +32,8 @@ export interface Env {
   nc: NatsConnection;
   js: JetStreamClient;
   watch: JobWatch;
+  /** Mints NATS users from the cluster's keys, as its controllers do. */
+  trust: NatsTrust;
   inspector?: Inspector;
 }
 
@@ -48,7 +62,10 @@ export async function startCluster(opts: Options): Promise<Env> {
   await cluster.waitOnline(["bench-w1"]);
   const workerPid = cluster.workers.get("bench-w1")!.pid;
   for (const pid of [p.pid, natsPid, workerPid]) ourPids.add(pid);
-  const nc = await connect({ servers: [cluster.natsUrl], name: "bench" });
+  const nc = await connectAsController(keysDirOf(cluster.dir), {
+    servers: [cluster.natsUrl],
+    name: "bench",
+  });
   onCleanup(() => nc.close().catch(() => {}));
   let inspector: Inspector | undefined;
   if (opts.profile) {
@@ -67,8 +84,21 @@ export async function startCluster(opts: Options): Promise<Env> {
     nc,
     js: jetstream(nc),
     watch: new JobWatch(nc),
+    trust: new NatsTrust(await loadOrCreateKeys(keysDirOf(cluster.dir))),
     inspector,
   };
+}
+
+/**
+ * A connection made as the controller makes its own (lib/nats.ts, a user
+ * of the GRID account).
+ */
+export async function controllerConnection(
+  env: Env,
+  name: string,
+): Promise<NatsConnection> {
+  const { creds } = await env.trust.controller(name);
+  return await connectNats({ servers: [env.cluster.natsUrl], name, creds });
 }
 
 /**

@@ -26,7 +26,7 @@ export function barrierRows(R: BenchResults): (string | number)[][] {
     `${ms(b.raw.cycle.p50)} / ${ms(b.raw.cycle.p99)}`,
     `${ms(b.grid.cycle.p50)} / ${ms(b.grid.cycle.p99)}`,
     fx(x(b.grid.cycle.p50, b.raw.cycle.p50)),
-    `${(b.raw.setupMs / 1000).toFixed(2)} s`,
+    `${(b.grid.connectMs / 1000).toFixed(2)} s`,
     `${(b.grid.regMs / 1000).toFixed(2)} s`,
     `${b.raw.cpu.srv.toFixed(0)}/${b.raw.cpu.ctl.toFixed(0)}/${
       b.raw.cpu.wrk.toFixed(0)
@@ -53,3 +53,26 @@ export const BARRIER_HEAD = [
   "nats RSS MiB (peak)",
   "other load % raw / GRID",
 ];
+
+export const ACCOUNTS_HEAD = [
+  "N",
+  "WORKERS users p50 / p99 ms",
+  "GRID users p50 / p99 ms",
+  "WORKERS / GRID p50",
+  "srv CPU ms/step WORKERS / GRID",
+  "raw workers' CPU ms/step WORKERS / GRID",
+  "other load % WORKERS / GRID",
+];
+
+export function accountsRows(R: BenchResults): (string | number)[][] {
+  const c = (v: number) => v.toFixed(v < 10 ? 2 : 0);
+  return (R.accounts ?? []).map(({ n, workers: w, grid: g }) => [
+    n,
+    `${ms(w.cycle.p50)} / ${ms(w.cycle.p99)}`,
+    `${ms(g.cycle.p50)} / ${ms(g.cycle.p99)}`,
+    fx(x(w.cycle.p50, g.cycle.p50)),
+    `${c(w.cpu.srv)} / ${c(g.cpu.srv)}`,
+    `${c(w.cpu.wrk)} / ${c(g.cpu.wrk)}`,
+    `${w.foreignPct.toFixed(0)} / ${g.foreignPct.toFixed(0)}`,
+  ]);
+}

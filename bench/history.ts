@@ -8,7 +8,7 @@ import type { Env } from "./env.ts";
 import { log, memMiB, pool, stats } from "./lib.ts";
 import { profiled } from "./profile.ts";
 import type { BenchResults } from "./results.ts";
-import { simsReady, spawnSims, stopSims } from "./sims.ts";
+import { simsReady, startSims, stopSims } from "./sims.ts";
 
 export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
   const target = env.opts.history;
@@ -23,7 +23,7 @@ export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
     `history: ${have} finished jobs stored; seeding ${need} more single-step jobs`,
   );
   const base = await onlineNodes(env);
-  const g = spawnSims(env, "agent", 4, "hist", 1);
+  const g = await startSims(env, "agent", 4, "hist", 1);
   await simsReady(g, 120_000);
   await waitFor(
     "history workers",

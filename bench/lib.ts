@@ -15,6 +15,12 @@ export function simId(prefix: string, i: number): string {
   return `${prefix}-${String(i).padStart(5, "0")}`;
 }
 
+/**
+ * The raw baseline worker paired with simulated worker `id`: a user of its
+ * own, whose subjects no node has (raw.ts).
+ */
+export const rawId = (id: string): string => `raw-${id}`;
+
 /** Runs `fn` over `items` with at most `limit` in flight. */
 export async function pool<T>(
   items: T[],

@@ -5,15 +5,21 @@
  *
  *   deno task bench                       the full run (about 5 minutes on 2 cores)
  *   deno task bench --sizes=100,1000      other barrier sizes (simulated workers)
- *   deno task bench --only=step,barrier   some parts: step,overhead,throughput,barrier,history
+ *   deno task bench --only=step,barrier   some parts: step,overhead,throughput,barrier,history,accounts
  *   deno task bench:smoke                 50 workers, 50 jobs, 20 steps, history 200 (CI)
  *   deno task bench --profile=DIR         + CPU profiles of the controller (skews timings)
  *   deno task bench --hold                keep the cluster up at the end until Ctrl-C
  *
  * Also: --steps=N --overhead-jobs=N --jobs=N --barrier-steps=N --history=N
  * --sim-procs=N --out=FILE, and --raw-ack=inbox: the raw workers take their
- * JetStream acks on one inbox subscription instead of one request each. Only a full run (no --smoke, no --only) writes
- * docs/BENCHMARKS.md unless --out names a file.
+ * JetStream acks on one inbox subscription instead of one request each.
+ * Only a full run (no --smoke, no --only) writes docs/BENCHMARKS.md unless
+ * --out names a file.
+ *
+ * NATS requires credentials: the bench and its raw publisher are users of
+ * the GRID account (as a controller is); every simulated worker is
+ * enrolled through the API first (setup, reported apart from the figures),
+ * and the raw baseline's workers are WORKERS users of their own (raw.ts).
  *
  * A benchmark, not a test: it prints figures and ratios and asserts no
  * timing. It fails only when something does not work (a job fails, workers
@@ -23,10 +29,10 @@
  * One file per benchmark (step, overhead, throughput, barrier, history),
  * on what env.ts starts; report.ts and table.ts print what they measured.
  */
-import { connectNats } from "../lib/nats.ts";
 import { ROOT } from "../testing/mod.ts";
+import { benchAccounts } from "./accounts.ts";
 import { benchBarrier } from "./barrier.ts";
-import { startCluster } from "./env.ts";
+import { controllerConnection, startCluster } from "./env.ts";
 import { benchHistory } from "./history.ts";
 import {
   cleanupAll,
@@ -80,10 +86,7 @@ async function main(): Promise<void> {
     log(`starting a controller (with its nats-server) and one real worker`);
     const env = await startCluster(opts);
     // The raw publisher gets its own connection, made like the controller's.
-    const rawNc = await connectNats({
-      servers: [env.cluster.natsUrl],
-      name: "bench-raw",
-    });
+    const rawNc = await controllerConnection(env, "bench-raw");
     onCleanup(() => rawNc.close().catch(() => {}));
     const raw = await RawBench.open(rawNc);
     onCleanup(() => raw.close().catch(() => {}));
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
       for (const n of opts.sizes) await benchBarrier(env, raw, n, R);
     }
     if (opts.only.has("history")) await benchHistory(env, R);
+    if (opts.only.has("accounts")) await benchAccounts(env, raw, R);
     R.final = {
       ctlRss: memMiB(env.ctlPid).rss,
       ctlHwm: memMiB(env.ctlPid).hwm,
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       ctlCpuMs: cpuMs(env.ctlPid),
     };
     R.elapsedSec = (performance.now() - started) / 1000;
+    reportWarnings(env.cluster.controller?.log ?? []);
     if (opts.hold) {
       log(
         `holding (Ctrl-C to stop): API ${env.cluster.api}, NATS ${env.cluster.natsUrl}`,
@@ -127,6 +132,17 @@ async function main(): Promise<void> {
     log("stopping every process the bench started");
     await cleanupAll();
   }
+}
+
+/** The controller's warnings and errors, which no figure shows. */
+function reportWarnings(lines: string[]): void {
+  const bad = lines.filter((l) => / (WARN|ERROR) /.test(l));
+  if (bad.length === 0) return;
+  log(
+    `the controller logged ${bad.length} warnings or errors; the first:\n${
+      bad.slice(0, 10).join("\n")
+    }`,
+  );
 }
 
 if (import.meta.main) {

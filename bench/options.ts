@@ -62,7 +62,8 @@ export async function parseOptions(args: string[]) {
     out: flags.out ?? (smoke || flags.only ? undefined : "docs/BENCHMARKS.md"),
     profile: flags.profile,
     only: new Set(
-      (flags.only ?? "step,overhead,throughput,barrier,history").split(","),
+      (flags.only ?? "step,overhead,throughput,barrier,history,accounts")
+        .split(","),
     ),
   };
   for (const [k, v] of Object.entries(opts)) {

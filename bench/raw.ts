@@ -2,37 +2,62 @@
  * The raw baselines, run against GRID's own nats-server in the same
  * invocation: the floor GRID's figures are divided by.
  *
- * Same transport shape as GRID (DESIGN.md "Dispatch: why republish"), with
- * nothing else: a file-backed command stream `BENCH_CMD` whose republish rule
- * copies `bench.cmd.<x>` to the core subject `bench.run.<x>`; workers answer
- * with an acknowledged JetStream publish to `bench.res.<step>.<id>` in the
- * file-backed `BENCH_RES`; this side reads results with one ordered consumer.
+ * The floor of the same secured topology, with nothing of GRID's engine:
+ *
+ * - Raw workers are users of the WORKERS account with a worker's
+ *   permissions for their own ids (`raw-<sim id>`, minted by
+ *   NatsTrust.worker as enrollment mints them; sims.ts), each on a
+ *   connection of its own made as gridw makes it. They cannot ride on the
+ *   simulated GRID workers' connections: a worker may receive only on its
+ *   own `grid.run.<id>`, and there the agent would take raw commands as
+ *   its own (a genuine republish) or log each as forged. The raw ids are
+ *   no nodes: never enrolled, never registered, so the controller holds
+ *   nothing for them and no job targets them.
+ * - Commands take GRID's path: an acknowledged publish per worker into
+ *   GRID_CMD (`grid.cmd.raw-<id>`, acks on one inbox as the controller
+ *   takes them), which the server republishes to `grid.run.raw-<id>` in
+ *   GRID and the `grid.run.>` stream export carries into WORKERS. A
+ *   worker's permissions admit no shared subject, so there is no broadcast
+ *   in this topology: fan-out to N workers is N commands, as for GRID.
+ * - Results take GRID's path: the worker's acknowledged JetStream publish
+ *   to `grid.res.bench-raw.<step>.raw-<id>` goes through WORKERS' service
+ *   import of `grid.res.>` into GRID_RES, and the ack comes back through
+ *   the import's reply mapping. `bench-raw` is no job id (those are 16 hex
+ *   digits): the controller, which reads every GRID_RES entry, parses
+ *   these and drops them. That reading is CPU the floor did not pay when
+ *   it had a stream of its own; the barrier benchmark reports it.
+ * - This side learns that a step is done from a core subscription to
+ *   `grid.res.bench-raw.>` in GRID, which sees each result as the stream
+ *   does, and reads the results' store times back from GRID_RES after the
+ *   run. The controller's consumer already reads every result; a second
+ *   consumer here would have the server deliver each raw result twice
+ *   from the stream, which GRID's results are not.
  *
  * (a) `step`: one command to one worker, one result back, sequentially.
- * (b) `fanout`: one broadcast command (`bench.cmd.all`) to N workers, wait
- *     for all N results, then the next.
+ * (b) `fanout`: one command to each of N workers, wait for all N results,
+ *     then the next.
  *
- * Each step's time is taken two ways: here (publish → last result in) and
- * from the server's store timestamps of the results (last result of step k
- * − last result of step k−1), which is how GRID's steps are timed too.
+ * Each step's time is taken two ways: here (first publish → last result
+ * seen) and from the server's store timestamps of the results (last result
+ * of step k − last result of step k−1), which is how GRID's steps are
+ * timed too.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
-  DeliverPolicy,
-  DiscardPolicy,
   jetstream,
   type JetStreamClient,
   jetstreamManager,
-  RetentionPolicy,
-  StorageType,
 } from "@nats-io/jetstream";
+import { AckedPublisher } from "../lib/acked.ts";
+import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { CpuMeter } from "./lib.ts";
+import { readStream } from "./streams.ts";
 
-export const RAW_CMD = "BENCH_CMD";
-export const RAW_RES = "BENCH_RES";
+/** The job token of raw commands and results: never a GRID job id. */
+export const RAW_JOB = "bench-raw";
 
 export interface RawRun {
-  /** Publish → last result received by this side's consumer, ms. */
+  /** First publish → last result received by this side's consumer, ms. */
   direct: number[];
   /** Store time of the last result of step k − that of step k−1, ms. */
   cycle: number[];
@@ -46,7 +71,6 @@ interface Waiting {
   step: number;
   want: number;
   got: number;
-  lastNs: bigint;
   done: () => void;
 }
 
@@ -54,75 +78,42 @@ const enc = new TextEncoder();
 
 export class RawBench {
   #js: JetStreamClient;
-  #stop?: () => void;
+  #pub: AckedPublisher;
+  #sub?: Subscription;
   #waiting?: Waiting;
   #step = 0;
 
   private constructor(readonly nc: NatsConnection) {
     this.#js = jetstream(nc);
+    this.#pub = new AckedPublisher(nc);
   }
 
+  /** On a connection of a GRID-account user (a controller's identity). */
   static async open(nc: NatsConnection): Promise<RawBench> {
-    const jsm = await jetstreamManager(nc);
-    for (const name of [RAW_CMD, RAW_RES]) {
-      await jsm.streams.delete(name).catch(() => {});
-    }
-    const day = 86_400_000 * 1_000_000;
-    await jsm.streams.add({
-      name: RAW_CMD,
-      subjects: ["bench.cmd.>"],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: day,
-      duplicate_window: 120_000 * 1_000_000,
-      republish: { src: "bench.cmd.>", dest: "bench.run.>" },
-    });
-    await jsm.streams.add({
-      name: RAW_RES,
-      subjects: ["bench.res.>"],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: day,
-      duplicate_window: 120_000 * 1_000_000,
-    });
     const b = new RawBench(nc);
-    await b.#consume();
+    b.#sub = nc.subscribe(subjects.jobEvents(RAW_JOB), {
+      callback: (_e, m) => {
+        const w = b.#waiting;
+        // grid.res.bench-raw.<step>.<id>
+        if (!w || Number(m.subject.split(".")[3]) !== w.step) return;
+        if (++w.got === w.want) w.done();
+      },
+    });
+    await nc.flush();
     return b;
   }
 
-  async #consume(): Promise<void> {
-    const c = await this.#js.consumers.get(RAW_RES, {
-      filter_subjects: "bench.res.>",
-      deliver_policy: DeliverPolicy.New,
-    });
-    const msgs = await c.consume();
-    this.#stop = () => msgs.stop();
-    (async () => {
-      for await (const m of msgs) {
-        const w = this.#waiting;
-        if (!w) continue;
-        // bench.res.<step>.<id>
-        const step = Number(m.subject.split(".")[2]);
-        if (step !== w.step) continue;
-        w.got++;
-        if (m.timestampNanos > w.lastNs) w.lastNs = m.timestampNanos;
-        if (w.got === w.want) w.done();
-      }
-    })().catch((e) => console.error(`raw consumer ended: ${e}`));
-  }
-
-  /** One command, `want` results; returns [direct ms, last result store time ns]. */
-  async #once(subject: string, want: number): Promise<[number, bigint]> {
+  /** One command to each of `workers`; returns [step, direct ms]. */
+  async #once(workers: readonly string[]): Promise<[number, number]> {
     const step = ++this.#step;
     let done!: () => void;
     const finished = new Promise<void>((r) => (done = r));
-    const w: Waiting = { step, want, got: 0, lastNs: 0n, done };
+    const w: Waiting = { step, want: workers.length, got: 0, done };
     this.#waiting = w;
-    const cmd = {
+    // Shaped like GRID's run command, so payloads are the same size.
+    const body = enc.encode(JSON.stringify({
       type: "run",
-      job: "bench",
+      job: RAW_JOB,
       step,
       attempt: 1,
       backend: "ping",
@@ -130,64 +121,107 @@ export class RawBench {
       params: {},
       timeout_ms: 60_000,
       issued_at: new Date().toISOString(),
-    };
+    }));
+    let acked = 0;
+    let failed: string | undefined;
+    let allAcked!: () => void;
+    const acks = new Promise<void>((r) => (allAcked = r));
     const t0 = performance.now();
-    const ack = this.#js.publish(subject, enc.encode(JSON.stringify(cmd)), {
-      msgID: `bench.${step}`,
-    });
+    for (const id of workers) {
+      this.#pub.publish(
+        subjects.command(id),
+        body,
+        `${RAW_JOB}.${step}.${id}`,
+        (_seq, err) => {
+          if (err) failed ??= `${id}: ${err}`;
+          if (++acked === workers.length) allAcked();
+        },
+      );
+    }
     const timer = setTimeout(() => done(), 120_000);
     await finished;
     clearTimeout(timer);
     const t = performance.now() - t0;
-    await ack;
+    // The publisher times out each ack by itself: this always settles.
+    await acks;
     this.#waiting = undefined;
-    if (w.got < want) {
-      throw new Error(`raw step ${step}: ${w.got}/${want} results in 120 s`);
+    if (failed) {
+      throw new Error(`raw step ${step}: a command failed: ${failed}`);
     }
-    return [t, w.lastNs];
+    if (w.got < w.want) {
+      throw new Error(`raw step ${step}: ${w.got}/${w.want} results in 120 s`);
+    }
+    return [step, t];
   }
 
   async #run(
-    subject: string,
-    want: number,
+    workers: readonly string[],
     warmup: number,
     steps: number,
   ): Promise<RawRun> {
-    let prev = 0n;
-    for (let i = 0; i < warmup; i++) [, prev] = await this.#once(subject, want);
+    const jsm = await jetstreamManager(this.nc);
+    const from = (await jsm.streams.info(STREAM_RESULTS)).state.last_seq + 1;
+    let first = 0;
+    for (let i = 0; i < warmup; i++) {
+      [first] = await this.#once(workers);
+    }
     const direct: number[] = [];
-    const cycle: number[] = [];
     const t0 = performance.now();
     const meter = new CpuMeter([]);
+    let last = first;
     for (let i = 0; i < steps; i++) {
-      const [t, ns] = await this.#once(subject, want);
+      const [step, t] = await this.#once(workers);
       direct.push(t);
-      if (prev > 0n) cycle.push(Number(ns - prev) / 1e6);
-      prev = ns;
+      first ||= step;
+      last = step;
     }
-    return {
-      direct,
-      cycle,
-      wall: performance.now() - t0,
-      foreignPct: meter.since().foreignPct,
-    };
+    const wall = performance.now() - t0;
+    const foreignPct = meter.since().foreignPct;
+    // Store time of each step's last result, read back now the run is over.
+    const lastNs = new Map<number, bigint>();
+    await readStream(
+      this.#js,
+      STREAM_RESULTS,
+      subjects.jobEvents(RAW_JOB),
+      from,
+      (subject, ts) => {
+        const step = Number(subject.split(".")[3]);
+        if (!((lastNs.get(step) ?? 0n) >= ts)) lastNs.set(step, ts);
+      },
+    );
+    const cycle: number[] = [];
+    for (let k = first + 1; k <= last; k++) {
+      const a = lastNs.get(k - 1);
+      const b = lastNs.get(k);
+      if (a === undefined || b === undefined) {
+        throw new Error(`raw step ${k}: its results are not in GRID_RES`);
+      }
+      cycle.push(Number(b - a) / 1e6);
+    }
+    return { direct, cycle, wall, foreignPct };
   }
 
   /** (a) one command → one worker → one result. */
   step(worker: string, warmup: number, steps: number): Promise<RawRun> {
-    return this.#run(`bench.cmd.${worker}`, 1, warmup, steps);
+    return this.#run([worker], warmup, steps);
   }
 
-  /** (b) one broadcast → N workers → N results. */
-  fanout(n: number, warmup: number, steps: number): Promise<RawRun> {
-    return this.#run("bench.cmd.all", n, warmup, steps);
+  /** (b) one command to each of N workers → N results. */
+  fanout(
+    workers: readonly string[],
+    warmup: number,
+    steps: number,
+  ): Promise<RawRun> {
+    return this.#run(workers, warmup, steps);
   }
 
-  async close(): Promise<void> {
-    this.#stop?.();
-    const jsm = await jetstreamManager(this.nc);
-    for (const name of [RAW_CMD, RAW_RES]) {
-      await jsm.streams.delete(name).catch(() => {});
-    }
+  /**
+   * Stops reading. The raw commands and results stay in GRID_CMD and
+   * GRID_RES, under subjects no job or node has, until the cluster goes.
+   */
+  close(): Promise<void> {
+    this.#sub?.unsubscribe();
+    this.#pub.stop();
+    return Promise.resolve();
   }
 }

@@ -5,7 +5,9 @@
  */
 import { table, verdict } from "./format.ts";
 import type { BenchResults } from "./results.ts";
+import { ENROLL_CONCURRENCY } from "./sims.ts";
 import {
+  accountsSection,
   barrierSection,
   finalSection,
   historySection,
@@ -77,20 +79,32 @@ export function renderMarkdown(R: BenchResults): string {
       }), config \`max_concurrent: ${o.controller.maxConcurrent}\`,`,
       `  \`max_pending: ${o.controller.maxPending}\`, \`offline_after: ${o.controller.offlineAfter}\`, log level info; one **real worker process**`,
       `  (\`-P=worker worker/main.ts\`, heartbeat 5 s) for the single-node figures.`,
-      `- **Simulated workers** (bench/sim_workers.ts): ${o.simProcs} Deno processes per size; each simulated worker is one NATS`,
-      `  connection made like gridw's (lib/nats.ts) carrying both the raw baseline worker and the real worker code (\`Agent\` from`,
-      `  worker/agent.ts, \`ping\` backend, heartbeat every ${
+      `- **NATS with credentials**, as GRID runs it (operator mode, two accounts; docs/DESIGN.md "NATS identities"): the`,
+      `  controller, the bench and the raw publisher are users of the GRID account (JetStream); every worker, simulated or`,
+      `  raw, is a user of the WORKERS account with permissions for its own subjects only, and reaches GRID's streams through`,
+      `  GRID's exports: commands by the \`grid.run.>\` stream export, results and acks by the \`grid.res.>\` service import.`,
+      `- **Simulated workers** (bench/sim_workers.ts): ${o.simProcs} Deno processes per size. Each simulated GRID worker is enrolled`,
+      `  first through \`POST /nodes/enroll\` (${ENROLL_CONCURRENCY} requests in flight; setup, reported apart from every figure) and connects as`,
+      `  gridw does: its creds, its private inbox prefix, the real worker code (\`Agent\` from worker/agent.ts over`,
+      `  openNatsLogs, \`ping\` backend, heartbeat every ${
         Number(o.controller.heartbeat) / 1000
-      } s, log level warn). GRID and the baseline run on the same connections`,
-      `  in the same processes, one after the other.`,
-      `- **The raw baselines** (bench/raw.ts) have GRID's transport shape and nothing else: a file stream \`BENCH_CMD\` republished`,
-      `  to core subjects, workers answering with an acknowledged JetStream publish (${
+      } s, log level warn). One difference only the sims' CPU sees: they sign`,
+      `  the server's nonce with node:crypto's Ed25519 (same signature) rather than nats.js's pure-JS signer (~35 ms a connection).`,
+      `  For the barrier, each has its raw twin \`raw-<id>\` (below) beside it, in the same process on a connection of its own:`,
+      `  GRID and the baseline run in the same processes, one after the other.`,
+      `- **The raw baselines** (bench/raw.ts) are the floor of that same secured topology with nothing of GRID's engine. Raw`,
+      `  workers are WORKERS users minted from the cluster's keys by the code enrollment uses, with a worker's permissions for`,
+      `  their own ids (not enrolled: they are no nodes). Commands: one acknowledged publish per worker into GRID_CMD (acks on`,
+      `  one inbox, as the controller takes them), republished by the server to \`grid.run.raw-<id>\` and carried into WORKERS by`,
+      `  the stream export. Results: the worker's acknowledged JetStream publish (${
         o.rawAck === "inbox"
           ? "acks on one inbox subscription, \`--raw-ack=inbox\`"
           : "\`js.publish\`"
-      }) into the file stream`,
-      `  \`BENCH_RES\`, read by one ordered consumer; payloads shaped like GRID's. (a) one command → one worker → one result,`,
-      `  sequentially; (b) one broadcast → N workers → wait for all N results, then the next.`,
+      }) to \`grid.res.bench-raw.<step>.raw-<id>\` through the`,
+      `  service import into GRID_RES, read here by one ordered consumer; payloads shaped like GRID's. A worker may receive on`,
+      `  its own subject only, so there is no broadcast: (a) one command → one worker → one result, sequentially; (b) one`,
+      `  command to each of N workers → wait for all N results, then the next. The controller reads every GRID_RES entry, the`,
+      `  raw ones too (parsed, then dropped: \`bench-raw\` is no job); its CPU meanwhile is shown apart.`,
       `- **Every step is timed the same way** for GRID and the baselines, from the server's store timestamps in the results`,
       `  stream: step k = (last result of step k stored) − (last result of step k−1 stored). For GRID the bench reads the job's`,
       `  results and commands back from GRID_RES and GRID_CMD after the job, so nothing observes the run while it is timed.`,
@@ -105,11 +119,11 @@ export function renderMarkdown(R: BenchResults): string {
       }. Job overhead: ${o.overheadJobs} single-step jobs one after another.`,
       `- Barrier: raw ${o.barrierWarmup} warm-up + ${
         half(o.barrierSteps)
-      } broadcasts, GRID one job of ${o.barrierWarmup} + ${o.barrierSteps} top-level`,
+      } steps, GRID one job of ${o.barrierWarmup} + ${o.barrierSteps} top-level`,
       `  \`ping echo\` steps on all N (a group), raw 1 + ${
         o.barrierSteps - half(o.barrierSteps)
       }. "connected" is the time from spawning the sim processes until`,
-      `  all N connections are up with the raw worker subscribed (the floor); "registered" until \`GET /status\` counts all N online.`,
+      `  all N GRID workers' connections are up (authenticated; the floor); "registered" until \`GET /status\` counts all N online.`,
       `  CPU is user+system time per step, warm-up included, of nats-server (srv), the controller or the raw publisher`,
       `  (ctl, the bench process) and all sim processes (wrk). RSS (VmRSS) is sampled every 250 ms; peak shown.`,
       `- Throughput: ${o.jobs} single-step \`ping echo\` jobs, each for one of ${o.tputWorkers} simulated workers (round robin), POSTed by 32`,
@@ -127,6 +141,7 @@ export function renderMarkdown(R: BenchResults): string {
     ...barrierSection(R),
     ...throughputSection(R),
     ...historySection(R),
+    ...accountsSection(R),
     ...finalSection(R),
     ...profileSections(R),
   );
@@ -137,8 +152,10 @@ export function renderMarkdown(R: BenchResults): string {
       `- On this box everything shares 2 vCPUs: nats-server, the controller, the simulated fleet and the bench. Barrier times are`,
       `  CPU-bound, and most CPU is the simulated workers, which a real fleet spreads over its own machines. The "ctl" and "srv"`,
       `  CPU columns are what a controller host pays.`,
-      `- The raw baseline sends one broadcast per step; GRID sends one command per node (by id, so a node that joined late or`,
-      `  dropped out gets nothing) and parses, validates and folds every result. The ratio is the price of that.`,
+      `- Both send one command per node a step, as a worker may receive only its own; GRID also chooses the nodes (by id, so a`,
+      `  node that joined late or dropped out gets nothing), parses, validates and folds every result, and keeps job records.`,
+      `  The ratio is the price of that. What the credentials and the two accounts cost shows in the absolute figures of both`,
+      `  (docs/PERF-CHANGES.md compares them with the runs before).`,
       `- A benchmark is not a test: CI should run \`deno task bench:smoke\` to keep it working, and assert no timing.`,
       `- What was changed in the engine to meet the targets, with before/after ratios: docs/PERF-CHANGES.md.`,
     ].join("\n"),

@@ -3,9 +3,19 @@
  * empty when that benchmark did not run.
  */
 import { ms, type Stats } from "./lib.ts";
-import { BARRIER_HEAD, barrierRows, fx, mib, table, x } from "./format.ts";
+import {
+  ACCOUNTS_HEAD,
+  accountsRows,
+  BARRIER_HEAD,
+  barrierRows,
+  fx,
+  mib,
+  table,
+  x,
+} from "./format.ts";
 import { barrierSvg } from "./chart.ts";
 import type { BenchResults } from "./results.ts";
+import { ENROLL_CONCURRENCY } from "./sims.ts";
 
 /** Single-node step against raw step (a), and the job overhead. */
 export function stepSection(R: BenchResults): string[] {
@@ -119,8 +129,49 @@ export function barrierSection(R: BenchResults): string[] {
       `Raw fan-out timed at the publisher: ` +
         R.barrier.map((b) => `N=${b.n} p50 ${ms(b.raw.direct.p50)} ms`).join(
           ", ",
-        ) + ".",
+        ) + ". " +
+        `While the raw steps ran, the controller (which reads every GRID_RES entry and drops the raw ones) used ` +
+        R.barrier.map((b) =>
+          `${b.raw.gridCtlCpu.toFixed(b.raw.gridCtlCpu < 10 ? 1 : 0)} ms`
+        ).join(", ") +
+        ` of CPU per step (N = ${R.barrier.map((b) => b.n).join(", ")}).`,
     );
+    s.push("");
+    s.push(
+      `Setup, not benchmarked: enrolling the simulated workers through \`POST /nodes/enroll\` (${ENROLL_CONCURRENCY} in flight) took ` +
+        R.barrier.map((b) =>
+          `${(b.setup.enrollMs / 1000).toFixed(1)} s for ${
+            b.n.toLocaleString("en")
+          } (${(b.n / (b.setup.enrollMs / 1000)).toFixed(0)}/s)`
+        ).join(", ") +
+        `; minting the raw workers' users ` +
+        R.barrier.map((b) => `${(b.setup.mintMs / 1000).toFixed(2)} s`).join(
+          ", ",
+        ) +
+        `; connecting them (after the GRID workers registered) ` +
+        R.barrier.map((b) => `${(b.setup.rawConnectMs / 1000).toFixed(2)} s`)
+          .join(", ") +
+        ".",
+    );
+    s.push("");
+  }
+  return s;
+}
+
+/** The raw floor in WORKERS against the same in GRID alone. */
+export function accountsSection(R: BenchResults): string[] {
+  const s: string[] = [];
+  if (R.accounts?.length) {
+    s.push(`## What the credentials and the two accounts cost`);
+    s.push("");
+    s.push(
+      `The raw baselines alone, their workers as WORKERS users (own subjects; commands and results cross GRID's ` +
+        `exports: every other figure here is taken so) and as GRID users allowed everything (one account, nothing ` +
+        `crossed or checked: how every client connected before NATS asked for credentials). Same run, interleaved ` +
+        `WORKERS, GRID, GRID, WORKERS. N = 1 is raw step (a); the other rows are raw fan-out (b), one command per worker a step.`,
+    );
+    s.push("");
+    s.push(table(ACCOUNTS_HEAD, accountsRows(R)));
     s.push("");
   }
   return s;

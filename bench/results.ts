@@ -22,17 +22,33 @@ export interface Machine {
 
 export type Cpu = { srv: number; ctl: number; wrk: number };
 
+/** A raw baseline's figures: step times, CPU per step, other load. */
+export interface RawFloor {
+  cycle: Stats;
+  direct: Stats;
+  /** nats-server, the raw publisher (the bench), the raw workers. */
+  cpu: Cpu;
+  /** The controller's CPU per raw step: it reads every GRID_RES entry. */
+  gridCtlCpu: number;
+  foreignPct: number;
+}
+
 export interface BarrierResult {
   n: number;
-  raw: {
-    setupMs: number;
-    cycle: Stats;
-    direct: Stats;
-    cpu: Cpu;
-    foreignPct: number;
+  /** Setup, not benchmarked, ms. */
+  setup: {
+    /** N simulated workers enrolled through POST /nodes/enroll. */
+    enrollMs: number;
+    /** N raw workers' users minted from the keys. */
+    mintMs: number;
+    /** N raw workers connected and subscribed. */
+    rawConnectMs: number;
   };
+  raw: RawFloor;
   grid: {
     job: string;
+    /** Spawn → all N GRID workers' connections up. */
+    connectMs: number;
     regMs: number;
     agentsReadyMs: number;
     cycle: Stats;
@@ -107,6 +123,11 @@ export interface BenchResults {
     ctlRssMax: number;
   };
   barrier: BarrierResult[];
+  /**
+   * The raw floor with its workers in WORKERS (as everywhere else) and in
+   * GRID allowed everything (no accounts crossed): N = 1 is step (a).
+   */
+  accounts?: { n: number; workers: RawFloor; grid: RawFloor }[];
   history?: {
     stored: number;
     seeded: number;

@@ -1,35 +1,46 @@
 /**
  * Many simulated workers in one process, each with its own NATS connection.
  *
- *   deno run -A bench/sim_workers.ts --mode=agent --n=2500 --prefix=b5000 \
- *     --offset=0 --group=b5000 --url=nats://127.0.0.1:4222
+ *   deno run -A bench/sim_workers.ts --mode=both --n=2500 --prefix=b5000 \
+ *     --offset=0 --group=b5000 --creds=DIR --url=nats://127.0.0.1:4222
  *
- * Each simulated worker is one connection (made like gridw's) carrying the
- * bench's raw baseline worker: subscribe to `bench.run.all` and
- * `bench.run.<id>`, answer each command with one JetStream publish to
- * `bench.res.<step>.<id>`. With `--mode=agent` (the default) the same
- * connection then also runs the real worker code, `Agent` from
- * worker/agent.ts, with the `ping` backend, so GRID and the baseline are
- * measured on the same connections in the same processes.
+ * A GRID worker (`--mode=agent`, or `both`) is the real worker code,
+ * `Agent` from worker/agent.ts with the `ping` backend over openNatsLogs,
+ * on a connection made as gridw makes it (sim_connect.ts): its enrolled
+ * creds (DIR/<id>.creds) and `inboxPrefix: workerInbox(id)`.
+ *
+ * A raw baseline worker (`--mode=raw`, or `both`) is a user of its own,
+ * `raw-<id>` (DIR/raw-<id>.creds, minted with a worker's permissions for
+ * that id; see raw.ts), on a connection of its own made the same way. It
+ * subscribes to its delivery subject `grid.run.raw-<id>` and answers each
+ * command with one acknowledged JetStream publish to
+ * `grid.res.<job>.<step>.raw-<id>`, through the WORKERS account's import of
+ * GRID's `grid.res.>`, as gridw does. It cannot share the GRID worker's
+ * connection or user: a worker may receive only on its own subject, where
+ * the agent would take the raw commands for its own.
+ *
+ * With `both`, the two run in the same processes, one after the other, so
+ * GRID and the baseline are measured on the same processes.
  *
  * Talks to the bench with JSON lines on stdout: {"event":"connected",…}
- * once every connection is up, {"event":"ready",…} once every agent started.
+ * once every GRID worker's connection is up, {"event":"ready",…} once every
+ * agent started, {"event":"raw",…} once every raw worker is subscribed.
  * Stops on SIGTERM/SIGINT or when stdin closes (the bench went away):
  * agents are stopped (which marks their nodes offline) and connections closed.
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  createInbox,
-  headers,
-  type NatsConnection,
-} from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { Agent } from "../worker/agent.ts";
 import { pingBackend } from "../backends/ping.ts";
 import { createExec } from "../backends/exec.ts";
+import { AckedPublisher } from "../lib/acked.ts";
+import { workerInbox } from "../lib/access.ts";
 import { setLogLevel } from "../lib/log.ts";
-import { connectNats } from "../lib/nats.ts";
-import { pool, simId } from "./lib.ts";
+import { subjects } from "../lib/topology.ts";
+import { pool, rawId, simId } from "./lib.ts";
+import { connectWorker } from "./sim_connect.ts";
 import { WorkerConfig } from "../models/config.ts";
 
 /** gridw's defaults for whatever the bench does not set. */
@@ -43,17 +54,23 @@ const { values: a } = parseArgs({
     offset: { type: "string", default: "0" },
     prefix: { type: "string", default: "sim" },
     group: { type: "string", default: "sim" },
+    creds: { type: "string" },
     url: { type: "string" },
     heartbeat: { type: "string", default: "30000" },
     concurrency: { type: "string", default: "64" },
     "raw-ack": { type: "string", default: "request" },
   },
 });
-if (!a.url) throw new Error("--url is required");
+if (!a.url || !a.creds) throw new Error("--url and --creds are required");
 const url = a.url;
+const credsDir = a.creds;
 const n = Number(a.n);
 const offset = Number(a.offset);
 const concurrency = Number(a.concurrency);
+const mode = a.mode!;
+if (!["agent", "raw", "both"].includes(mode)) {
+  throw new Error("--mode is agent, raw or both");
+}
 
 const emit = (event: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ event, ...fields }));
@@ -67,13 +84,19 @@ interface Sim {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** Connects `id` with its creds file from --creds. */
+async function connectAs(id: string): Promise<NatsConnection> {
+  const creds = await Deno.readFile(join(credsDir, `${id}.creds`));
+  return await connectWorker(url, id, creds);
+}
+
 /**
- * The raw baseline worker on a connection: each command on `bench.run.all`
- * or `bench.run.<id>` is answered by one acknowledged JetStream publish.
+ * The raw baseline worker `id`: each command on its delivery subject is
+ * answered by one acknowledged JetStream publish of a result.
  */
 function rawResponder(nc: NatsConnection, id: string): void {
   const publish = a["raw-ack"] === "inbox"
-    ? inboxPublisher(nc)
+    ? inboxPublisher(nc, id)
     : jsPublisher(nc);
   const onCommand = (data: Uint8Array) => {
     const cmd = JSON.parse(dec.decode(data)) as { step: number; job: string };
@@ -94,14 +117,14 @@ function rawResponder(nc: NatsConnection, id: string): void {
       by: "worker",
     };
     publish(
-      `bench.res.${cmd.step}.${id}`,
+      subjects.result(cmd.job, cmd.step, id),
       enc.encode(JSON.stringify(res)),
       `${cmd.job}.${cmd.step}.${id}.1.w`,
     );
   };
-  for (const subject of ["bench.run.all", `bench.run.${id}`]) {
-    nc.subscribe(subject, { callback: (_e, m) => onCommand(m.data) });
-  }
+  nc.subscribe(subjects.delivery(id), {
+    callback: (_e, m) => onCommand(m.data),
+  });
 }
 
 type Publish = (subject: string, data: Uint8Array, msgID: string) => void;
@@ -117,35 +140,27 @@ function jsPublisher(nc: NatsConnection): Publish {
 }
 
 /**
- * `--raw-ack=inbox`: the same acknowledged publish with every ack coming
- * back on one wildcard inbox subscription (no request, timer or Error per
- * message). The floor to compare against if GRID's workers publish so.
+ * `--raw-ack=inbox`: every ack on one inbox subscription, as gridw takes
+ * them (lib/acked.ts, under the worker's own inbox prefix).
  */
-function inboxPublisher(nc: NatsConnection): Publish {
-  const prefix = createInbox();
-  let next = 0;
-  nc.subscribe(`${prefix}.*`, {
-    callback: (_e, m) => {
-      const r = m.json<{ error?: { description?: string } }>();
-      if (r.error) console.error(`raw publish failed: ${r.error.description}`);
-    },
-  });
+function inboxPublisher(nc: NatsConnection, id: string): Publish {
+  const pub = new AckedPublisher(nc, 5000, workerInbox(id));
   return (subject, data, msgID) => {
-    const h = headers();
-    h.set("Nats-Msg-Id", msgID);
-    nc.publish(subject, data, { reply: `${prefix}.${++next}`, headers: h });
+    pub.publish(subject, data, msgID, (_seq, err) => {
+      if (err) console.error(`raw publish to ${subject} failed: ${err}`);
+    });
   };
 }
 
-/** Phase 1: the connection (made like gridw's, lib/nats.ts) and the raw responder. */
-async function connectSim(id: string): Promise<Sim> {
-  const nc = await connectNats({ servers: [url], name: id });
+/** A raw baseline worker on a connection of its own. */
+async function connectRaw(id: string): Promise<Sim> {
+  const nc = await connectAs(id);
   rawResponder(nc, id);
   await nc.flush();
   return { id, nc };
 }
 
-/** Phase 2: the real worker agent on the same connection. */
+/** The real worker agent on its connection. */
 async function startAgent(sim: Sim): Promise<void> {
   sim.agent = new Agent({
     nc: sim.nc,
@@ -188,17 +203,32 @@ async function main(): Promise<void> {
   })();
 
   const ids = Array.from({ length: n }, (_, i) => simId(a.prefix!, offset + i));
-  const t0 = performance.now();
-  await pool(ids, concurrency, async (id) => {
-    if (!stopping) sims.push(await connectSim(id));
-  });
-  emit("connected", { n: sims.length, ms: performance.now() - t0 });
-  if (a.mode === "raw") return;
-  const t1 = performance.now();
-  await pool(sims, concurrency, async (s) => {
-    if (!stopping) await startAgent(s);
-  });
-  emit("ready", { n: sims.length, ms: performance.now() - t1 });
+  if (mode !== "raw") {
+    const t0 = performance.now();
+    const agents: Sim[] = [];
+    await pool(ids, concurrency, async (id) => {
+      if (stopping) return;
+      const s = { id, nc: await connectAs(id) };
+      sims.push(s);
+      agents.push(s);
+    });
+    emit("connected", { n: agents.length, ms: performance.now() - t0 });
+    const t1 = performance.now();
+    await pool(agents, concurrency, async (s) => {
+      if (!stopping) await startAgent(s);
+    });
+    emit("ready", { n: agents.length, ms: performance.now() - t1 });
+  }
+  if (mode !== "agent") {
+    const t0 = performance.now();
+    let count = 0;
+    await pool(ids.map(rawId), concurrency, async (id) => {
+      if (stopping) return;
+      sims.push(await connectRaw(id));
+      count++;
+    });
+    emit("raw", { n: count, ms: performance.now() - t0 });
+  }
 }
 
 if (import.meta.main) await main();

@@ -6,11 +6,11 @@
 import { STREAM_COMMANDS } from "../lib/topology.ts";
 import { echoJob, submit } from "./api.ts";
 import type { Env } from "./env.ts";
-import { CpuMeter, log, simId, stats } from "./lib.ts";
+import { CpuMeter, log, stats } from "./lib.ts";
 import { profiled } from "./profile.ts";
 import type { RawBench } from "./raw.ts";
 import type { BenchResults } from "./results.ts";
-import { simsReady, spawnSims, stopSims } from "./sims.ts";
+import { simsReady, startSims, stopSims } from "./sims.ts";
 import { jobTimes, lastSeq, stepSeries } from "./streams.ts";
 
 export async function benchStep(
@@ -22,9 +22,9 @@ export async function benchStep(
   const half = Math.ceil(steps / 2);
   // Raw, GRID, raw again: drift in the machine's load hits both alike.
   log(`raw step (a): ${warm} + ${half} sequential commands to one raw worker`);
-  const g = spawnSims(env, "raw", 1, "raw1", 1);
-  await simsReady(g, 60_000, "connected");
-  const rawId = simId("raw1", 0);
+  const g = await startSims(env, "raw", 1, "step", 1);
+  await simsReady(g, 60_000, "raw");
+  const rawId = g.rawIds[0]!;
   const r1 = await raw.step(rawId, warm, half);
 
   log(

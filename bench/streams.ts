@@ -13,13 +13,17 @@ import type { Env } from "./env.ts";
 
 const dec = new TextDecoder();
 
-/** Calls `fn` for each message of `stream` matching `filter` from `fromSeq` on. */
-async function readStream(
+/**
+ * Calls `fn` for each message of `stream` matching `filter` from `fromSeq`
+ * on, up to `toSeq` (the end of the stream unless given).
+ */
+export async function readStream(
   js: JetStreamClient,
   stream: string,
   filter: string,
   fromSeq: number,
   fn: (subject: string, tsNs: bigint, data: Uint8Array) => void,
+  toSeq = Infinity,
 ): Promise<number> {
   const c = await js.consumers.get(stream, {
     filter_subjects: filter,
@@ -36,8 +40,12 @@ async function readStream(
     let got = 0;
     for await (const m of batch) {
       got++;
-      n++;
       pending = m.info.pending;
+      if (m.seq > toSeq) {
+        pending = 0;
+        continue;
+      }
+      n++;
       fn(m.subject, m.timestampNanos, m.data);
     }
     if (got === 0) break;
@@ -59,12 +67,16 @@ interface StepTimes {
   commands: number;
 }
 
-/** Store timestamps of a job's results and commands, per step. */
+/**
+ * Store timestamps of a job's results and commands, per step; its commands
+ * are looked for in GRID_CMD from `cmdFrom` to `cmdTo`.
+ */
 export async function jobTimes(
   env: Env,
   job: string,
   cmdFrom: number,
   cmdFilter: string,
+  cmdTo = Infinity,
 ): Promise<StepTimes> {
   const t: StepTimes = {
     lastRes: new Map(),
@@ -103,6 +115,7 @@ export async function jobTimes(
       }
       if (!((t.lastCmd.get(c.step) ?? 0n) >= ts)) t.lastCmd.set(c.step, ts);
     },
+    cmdTo,
   );
   return t;
 }

@@ -1,6 +1,14 @@
 /** The plain table the bench prints at the end of every run. */
 import { ms } from "./lib.ts";
-import { BARRIER_HEAD, barrierRows, mib, table, verdict } from "./format.ts";
+import {
+  ACCOUNTS_HEAD,
+  accountsRows,
+  BARRIER_HEAD,
+  barrierRows,
+  mib,
+  table,
+  verdict,
+} from "./format.ts";
 import type { BenchResults } from "./results.ts";
 
 export function renderTable(R: BenchResults): string {
@@ -44,6 +52,10 @@ export function renderTable(R: BenchResults): string {
   }
   if (R.barrier.length) {
     out.push(table(BARRIER_HEAD, barrierRows(R)));
+    out.push("");
+  }
+  if (R.accounts?.length) {
+    out.push(table(ACCOUNTS_HEAD, accountsRows(R)));
     out.push("");
   }
   if (R.throughput) {

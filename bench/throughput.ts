@@ -8,7 +8,7 @@ import type { Env } from "./env.ts";
 import { CpuMeter, log, pool, RssSampler } from "./lib.ts";
 import { profiled } from "./profile.ts";
 import type { BenchResults } from "./results.ts";
-import { simsReady, spawnSims, stopSims } from "./sims.ts";
+import { simsReady, startSims, stopSims } from "./sims.ts";
 
 export async function benchThroughput(
   env: Env,
@@ -19,7 +19,7 @@ export async function benchThroughput(
     `throughput: ${jobs} single-step jobs through the API to ${tputWorkers} workers`,
   );
   const base = await onlineNodes(env);
-  const g = spawnSims(env, "agent", tputWorkers, "tput", 1);
+  const g = await startSims(env, "agent", tputWorkers, "tput", 1);
   await simsReady(g, 120_000);
   await waitFor(
     "throughput workers",

@@ -20,6 +20,8 @@ import {
   JobView,
 } from "../models/job.ts";
 import { NodeView, StatusView } from "../models/node.ts";
+import { ControllerView } from "../models/controller.ts";
+import { readSse, type SseEvent } from "./sse.ts";
 
 /** The controller answered with an error, or could not be reached (exit status 4). */
 export class ApiError extends Error {
@@ -71,16 +73,22 @@ export interface ListJobsQuery {
 const RevokedNode = z.looseObject({ id: z.string(), status: z.string() });
 export type RevokedNode = z.infer<typeof RevokedNode>;
 
-const NodeArray = NodeView.array();
-/** `GET /nodes` answers `{nodes: [...]}`; the data is the list. */
-const NodeList: Schema<NodeView[]> = {
-  safeParse(d: unknown) {
-    const nodes = d !== null && typeof d === "object" && "nodes" in d
-      ? d.nodes
-      : undefined;
-    return NodeArray.safeParse(nodes);
-  },
-};
+/** A page of jobs, and the `before` of the next page when there is one. */
+export interface JobPage {
+  jobs: JobList;
+  next?: string;
+}
+
+/** The `before` of a `Link: </jobs?...>; rel="next"` header. */
+export function nextBefore(link: string | null): string | undefined {
+  const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(link ?? "");
+  if (!m) return undefined;
+  try {
+    return new URL(m[1]!, "http://x").searchParams.get("before") ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Normalises a controller address: adds "http://" when no scheme is given,
@@ -131,17 +139,75 @@ export class ApiClient {
     );
   }
 
-  listJobs(q: ListJobsQuery = {}): Promise<Reply<JobList>> {
+  /** One page; the next page's `before` comes from the `Link` header. */
+  async listJobs(q: ListJobsQuery = {}): Promise<Reply<JobPage>> {
     const params = new URLSearchParams();
     if (q.limit !== undefined) params.set("limit", String(q.limit));
     if (q.before !== undefined) params.set("before", q.before);
     if (q.status !== undefined) params.set("status", q.status);
     const query = params.size > 0 ? `?${params}` : "";
-    return this.#request("GET", `/jobs${query}`, JobList);
+    let link: string | null = null;
+    const r = await this.#request("GET", `/jobs${query}`, JobList, undefined, (
+      h,
+    ) => link = h.get("link"));
+    const next = nextBefore(link);
+    return { raw: r.raw, data: { jobs: r.data, ...(next ? { next } : {}) } };
   }
 
   listNodes(): Promise<Reply<NodeView[]>> {
-    return this.#request("GET", "/nodes", NodeList);
+    return this.#request("GET", "/nodes", NodeView.array());
+  }
+
+  listControllers(): Promise<Reply<ControllerView[]>> {
+    return this.#request("GET", "/controllers", ControllerView.array());
+  }
+
+  /**
+   * The job's events (`GET /job/:id/events`) after `lastId`, or undefined
+   * from a controller that does not serve them (404): poll it instead.
+   */
+  async jobEvents(
+    id: string,
+    lastId?: string,
+  ): Promise<AsyncGenerator<SseEvent> | undefined> {
+    const path = `/job/${encodeURIComponent(id)}/events`;
+    const abort = new AbortController();
+    // Only the answer's head is timed: the stream itself may be quiet for long.
+    const timer = setTimeout(() => abort.abort(), this.#timeoutMs);
+    let res: Response;
+    try {
+      const headers: Record<string, string> = {
+        accept: "text/event-stream",
+        ...(lastId ? { "last-event-id": lastId } : {}),
+        ...(this.#token === undefined
+          ? {}
+          : { authorization: `Bearer ${this.#token}` }),
+      };
+      res = await this.#fetch(this.base + path, {
+        signal: abort.signal,
+        headers,
+      });
+    } catch (e) {
+      throw new UnreachableError(
+        abort.signal.aborted
+          ? `the controller at ${this.base} did not answer GET ${path}`
+          : `cannot reach the controller at ${this.base}: ${networkReason(e)}`,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    const type = res.headers.get("content-type") ?? "";
+    if (res.ok && type.startsWith("text/event-stream") && res.body) {
+      return readSse(res.body);
+    }
+    const text = await res.text();
+    if (res.status === 404 || res.ok) return undefined;
+    throw new ApiError(
+      `${
+        errorText(parseJson(text), text, res.status, res.statusText)
+      } (HTTP ${res.status})`,
+      res.status,
+    );
   }
 
   getNode(id: string): Promise<Reply<NodeView>> {
@@ -198,6 +264,7 @@ export class ApiClient {
     path: string,
     schema: Schema<T>,
     body?: unknown,
+    onHeaders?: (h: Headers) => void,
   ): Promise<Reply<T>> {
     const url = this.base + path;
     const abort = new AbortController();
@@ -219,6 +286,7 @@ export class ApiClient {
       });
       status = res.status;
       statusText = res.statusText;
+      onHeaders?.(res.headers);
       text = await res.text();
     } catch (e) {
       if (abort.signal.aborted) {

@@ -29,15 +29,22 @@ Deno.test("ApiClient returns checked data and the raw JSON", async () => {
   assert.ok(!("extra" in reply.data));
 });
 
-Deno.test("ApiClient unwraps GET /nodes and builds the /jobs query", async () => {
+Deno.test("ApiClient reads bare lists, builds the /jobs query and follows its Link", async () => {
   await using ctl = fakeController((_req, url) => {
-    if (url.pathname === "/nodes") return Response.json({ nodes: [node()] });
-    if (url.pathname === "/jobs") return Response.json({ jobs: [] });
+    if (url.pathname === "/nodes") return Response.json([node()]);
+    if (url.pathname === "/jobs") {
+      return Response.json([], {
+        headers: url.search
+          ? { link: '</jobs?limit=5&before=j4&status=failed>; rel="next"' }
+          : {},
+      });
+    }
   });
   const api = new ApiClient(ctl.url);
   assert.deepEqual((await api.listNodes()).data, [node()]);
-  await api.listJobs({ limit: 5, before: "j9", status: "failed" });
-  await api.listJobs();
+  const page = await api.listJobs({ limit: 5, before: "j9", status: "failed" });
+  assert.deepEqual(page.data, { jobs: [], next: "j4" });
+  assert.deepEqual((await api.listJobs()).data, { jobs: [] });
   assert.deepEqual(ctl.requests, [
     "GET /nodes",
     "GET /jobs?limit=5&before=j9&status=failed",

@@ -46,6 +46,7 @@ export type Command =
   | { kind: "token list" }
   | { kind: "token revoke"; name: string }
   | { kind: "audit"; limit?: number; before?: number }
+  | { kind: "controllers" }
   | { kind: "status" };
 
 export interface Invocation {
@@ -107,6 +108,7 @@ export const COMMANDS = {
   "token list": { options: [], args: [0, 0] },
   "token revoke": { options: [], args: [1, 1] },
   "audit": { options: ["limit", "before"], args: [0, 0] },
+  "controllers": { options: [], args: [0, 0] },
   "status": { options: [], args: [0, 0] },
 } as const satisfies Record<
   string,
@@ -124,7 +126,7 @@ const isGroup = (s: string | undefined): s is Group =>
   s !== undefined && Object.hasOwn(GROUPS, s);
 
 /** Commands that are one word. */
-const SINGLE = ["status", "audit"] as const;
+const SINGLE = ["status", "audit", "controllers"] as const;
 
 /** What `--help` can be asked about: the tool, a command group, or a command. */
 export type Topic = "" | Group | CommandName;
@@ -203,7 +205,9 @@ function findCommand(
   if (first === undefined) {
     if (groupOk) return ["", []];
     throw new UsageError(
-      `missing command: job, node, token, audit or status (${seeHelp("")})`,
+      `missing command: job, node, token, audit, controllers or status (${
+        seeHelp("")
+      })`,
     );
   }
   const single = SINGLE.find((c) => c === first);
@@ -305,6 +309,7 @@ function buildCommand(
       return audit(values);
     case "node list":
     case "token list":
+    case "controllers":
     case "status":
       return { kind: name };
   }

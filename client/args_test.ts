@@ -135,7 +135,7 @@ Deno.test("parseCli() answers --help for every command and group, even with bad 
 Deno.test("parseCli() rejects unknown and missing commands", () => {
   usage(
     [],
-    "missing command: job, node, token, audit or status (see 'gridc --help')",
+    "missing command: job, node, token, audit, controllers or status (see 'gridc --help')",
   );
   usage(["jobs"], `unknown command "jobs" (see 'gridc --help')`);
   usage(

@@ -7,6 +7,7 @@ import { ApiClient, ApiError, DEFAULT_API, normalizeBaseUrl } from "./api.ts";
 import { type Command, parseCli, UsageError } from "./args.ts";
 import { jobCancel, jobGet, jobList, jobRun } from "./commands/job.ts";
 import {
+  controllers,
   nodeEnroll,
   nodeInfo,
   nodeList,
@@ -23,6 +24,7 @@ import {
 } from "./credentials.ts";
 import {
   type Context,
+  diag,
   EXIT,
   type Io,
   lineWidth,
@@ -78,7 +80,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     return await dispatch(ctx, command);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr(`gridc: ${e.message}\n`);
+      diag(io, e.message);
       return EXIT.usage;
     }
     if (e instanceof ApiError) {
@@ -93,11 +95,11 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
           )
         }`
         : "";
-      io.stderr(`gridc: ${e.message}${hint}\n`);
+      diag(io, `${e.message}${hint}`);
       return EXIT.api;
     }
     const why = e instanceof Error ? e.message : String(e);
-    io.stderr(`gridc: unexpected error: ${why.split("\n")[0]}\n`);
+    diag(io, `unexpected error: ${why.split("\n")[0]}`);
     return EXIT.api;
   }
 }
@@ -168,6 +170,8 @@ function dispatch(
       return tokenRevoke(ctx, cmd);
     case "audit":
       return audit(ctx, cmd);
+    case "controllers":
+      return controllers(ctx);
     case "status":
       return status(ctx);
   }

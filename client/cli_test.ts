@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { helpText } from "./help.ts";
 import {
+  controllerView,
   fakeController,
   gridc,
   job,
@@ -22,8 +23,14 @@ function controller() {
       return Response.json(job({ status: "cancelled" }));
     }
     if (p === "/job/j1") return Response.json(job());
-    if (p === "/jobs") return Response.json({ jobs: [summary()], next: "j0" });
-    if (p === "/nodes") return Response.json({ nodes: [node()] });
+    if (p === "/jobs") {
+      const q = new URLSearchParams({ limit: "1", before: "j0" });
+      return Response.json([summary()], {
+        headers: { link: `</jobs?${q}>; rel="next"` },
+      });
+    }
+    if (p === "/nodes") return Response.json([node()]);
+    if (p === "/controllers") return Response.json([controllerView()]);
     if (p === "/node/web-01") return Response.json(node());
     if (p === "/status") return Response.json(statusView());
   });
@@ -93,9 +100,10 @@ Deno.test("-o json prints the API's JSON for every command", async () => {
   const cases: [string[], unknown][] = [
     [["job", "run", "ping", "echo"], job({ status: "pending", expected: [] })],
     [["job", "get", "j1"], job()],
-    [["job", "list"], { jobs: [summary()], next: "j0" }],
+    [["job", "list"], [summary()]],
     [["job", "cancel", "j1"], job({ status: "cancelled" })],
-    [["node", "list"], { nodes: [node()] }],
+    [["node", "list"], [node()]],
+    [["controllers"], [controllerView()]],
     [["node", "info", "web-01"], node()],
     [["status"], statusView()],
   ];
@@ -104,7 +112,7 @@ Deno.test("-o json prints the API's JSON for every command", async () => {
     assert.equal(r.code, 0, argv.join(" "));
     assert.equal(r.err, "");
     assert.deepEqual(JSON.parse(r.out), expected, argv.join(" "));
-    assert.ok(r.out.startsWith("{\n  "), "indented");
+    assert.match(r.out, /^[[{]\n {2}/, "indented");
   }
 });
 
@@ -270,4 +278,47 @@ Deno.test("an unexpected failure is still one line, never a stack trace", async 
     out: "",
     err: "gridc: unexpected error: clock broke\n",
   });
+});
+
+Deno.test("GRID_LOG_FORMAT=json makes gridc's diagnostics JSON lines", async () => {
+  const r = await gridc(["job", "frob"], { env: { GRID_LOG_FORMAT: "json" } });
+  assert.equal(r.code, 3);
+  const line = JSON.parse(r.err);
+  assert.equal(line.level, "error");
+  assert.equal(line.component, "gridc");
+  assert.match(line.msg, /unknown command "job frob"/);
+});
+
+Deno.test("job list -n past one page follows the API's Link header", async () => {
+  await using ctl = fakeController((_req, url) => {
+    if (url.pathname !== "/jobs") return;
+    const limit = Number(url.searchParams.get("limit"));
+    const from = url.searchParams.get("before") ? 1000 : 0;
+    const rows = Array.from(
+      { length: limit },
+      (_, i) => summary({ id: `j${from + i}` }),
+    );
+    const link = `</jobs?limit=${limit}&before=j${
+      from + limit - 1
+    }>; rel="next"`;
+    return Response.json(rows, { headers: { link } });
+  });
+  const r = await gridc([
+    "-a",
+    ctl.url,
+    "-o",
+    "json",
+    "job",
+    "list",
+    "-n",
+    "1500",
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(ctl.requests, [
+    "GET /jobs?limit=1000",
+    "GET /jobs?limit=500&before=j999",
+  ]);
+  const rows = JSON.parse(r.out);
+  assert.equal(rows.length, 1500);
+  assert.equal(rows[1499].id, "j1499");
 });

@@ -5,6 +5,7 @@
 import type { ApiClient } from "./api.ts";
 import type { Output } from "./args.ts";
 import type { ViewOptions } from "./render.ts";
+import { jsonLogLine, logFormat } from "../models/log_line.ts";
 
 /** The process-global parts of the CLI, injected. */
 export interface Io {
@@ -32,6 +33,7 @@ export interface Io {
     NO_COLOR?: string | undefined;
     TERM?: string | undefined;
     COLUMNS?: string | undefined;
+    GRID_LOG_FORMAT?: string | undefined;
   };
   /** Which streams are terminals, and the terminal's width when known. */
   tty: { stdout: boolean; stderr: boolean; columns?: number | undefined };
@@ -69,6 +71,23 @@ export const EXIT = {
   usage: 3,
   api: 4,
 } as const;
+
+/**
+ * A diagnostic on stderr: "gridc: TEXT", or with GRID_LOG_FORMAT=json one
+ * JSON object, as the controller and workers log.
+ */
+export function diag(
+  io: Io,
+  text: string,
+  level: "error" | "warn" = "error",
+): void {
+  if (logFormat(io.env.GRID_LOG_FORMAT) === "json") {
+    const time = new Date(io.now()).toISOString();
+    io.stderr(jsonLogLine(time, level, "gridc", text) + "\n");
+  } else {
+    io.stderr(`gridc: ${level === "warn" ? "warning: " : ""}${text}\n`);
+  }
+}
 
 /** Prints the API's JSON as it came, for `-o json`. */
 export function printJson(io: Io, raw: unknown): void {

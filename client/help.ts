@@ -37,6 +37,7 @@ Commands:
   token list   List the API tokens (admin)
   token revoke Revoke an API token (admin)
   audit        Who changed what, newest first (admin)
+  controllers  List the controllers, their liveness and running jobs
   status       Show the controller, node and queue status
 
 ${GLOBAL}
@@ -99,6 +100,7 @@ const JOB_GET = `Usage: gridc job get [options] ID
 
 Shows a job: its status, target and nodes, then one row per step and node
 with the first line of the output (or error). Use -o json for everything.
+ID may be the start of a job id, as long as no other job's begins so.
 
 Options:
   -w, --wait   Wait for the job to finish first; the exit status follows
@@ -116,7 +118,7 @@ command for the next page.
 Options:
       --status STATUS  Only jobs with this status: pending, running,
                        completed, failed or cancelled
-  -n, --limit N        At most N jobs
+  -n, --limit N        At most N jobs (more than 1000: page after page)
       --before ID      Jobs older than job ID (the next page)
 
 ${GLOBAL}
@@ -144,6 +146,16 @@ const NODE_INFO = `Usage: gridc node info [options] ID
 
 Shows one node: groups, status, version, running task, backends and their
 actions.
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const CONTROLLERS = `Usage: gridc controllers [options]
+
+Lists the controllers sharing the job store: whether each is online (its
+heartbeats, as the answering controller judges them), how many running
+jobs it owns, its version, and when it started and was last seen.
 
 ${GLOBAL}
 
@@ -268,6 +280,7 @@ const TEXTS: Record<Topic, string> = {
   "token list": TOKEN_LIST,
   "token revoke": TOKEN_REVOKE,
   audit: AUDIT,
+  controllers: CONTROLLERS,
   status: STATUS,
 };
 

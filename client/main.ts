@@ -101,6 +101,7 @@ export async function main(args: string[]): Promise<never> {
       NO_COLOR: env("NO_COLOR"),
       TERM: env("TERM"),
       COLUMNS: env("COLUMNS"),
+      GRID_LOG_FORMAT: env("GRID_LOG_FORMAT"),
     },
     tty: {
       stdout: Deno.stdout.isTerminal(),

@@ -12,6 +12,7 @@ import {
   type Target,
 } from "../models/job.ts";
 import type { NodeView, StatusView } from "../models/node.ts";
+import type { ControllerView } from "../models/controller.ts";
 import {
   type Cell,
   firstLine,
@@ -209,6 +210,35 @@ export function renderNodes(
   );
 }
 
+/** `controllers`: each controller, its liveness and the running jobs it owns. */
+export function renderControllers(
+  list: readonly ControllerView[],
+  opts: ViewOptions,
+): string {
+  if (list.length === 0) return "No controllers.\n";
+  return renderTable(
+    [
+      { header: "ID", max: 40 },
+      { header: "HOSTNAME", max: 40, flex: true },
+      { header: "STATUS" },
+      { header: "JOBS", align: "right" },
+      { header: "VERSION" },
+      { header: "STARTED" },
+      { header: "LAST SEEN" },
+    ],
+    list.map((c) => [
+      c.id,
+      c.hostname,
+      status(c.status),
+      String(c.jobs),
+      c.version,
+      formatAgo(c.started_at, opts.now),
+      formatAgo(c.last_seen, opts.now),
+    ]),
+    opts,
+  );
+}
+
 /** `node info`. */
 export function renderNode(n: NodeView, opts: ViewOptions): string {
   const fields: [string, string | Cell][] = [
@@ -229,12 +259,12 @@ export function renderNode(n: NodeView, opts: ViewOptions): string {
     ],
     ["Queued", String(n.queued)],
   ];
-  const backends = Object.keys(n.backends).sort();
+  const backends = [...n.backends].sort();
   if (backends.length === 0) fields.push(["Backends", "-"]);
   backends.forEach((b, i) =>
     fields.push([
       i === 0 ? "Backends" : "",
-      `${b}: ${n.backends[b]!.join(", ")}`,
+      `${b}: ${(n.actions[b] ?? []).join(", ") || "-"}`,
     ])
   );
   return renderFields(fields, opts);

@@ -4,6 +4,7 @@
  */
 import type { JobSummary, JobView, NodeResult } from "../models/job.ts";
 import type { NodeView, StatusView } from "../models/node.ts";
+import type { ControllerView } from "../models/controller.ts";
 import { runCli } from "./cli.ts";
 import type { Io } from "./context.ts";
 
@@ -147,6 +148,8 @@ export function summary(over: Partial<JobSummary> = {}): JobSummary {
     status: "completed",
     step: 0,
     steps: 1,
+    tasks: [{ backend: "ping", action: "echo" }],
+    results: { "0": { success: 1 } },
     expected: ["web-01"],
     offline: [],
     created_at: ago(30),
@@ -160,7 +163,8 @@ export function node(over: Partial<NodeView> = {}): NodeView {
     id: "web-01",
     hostname: "web-01.example.net",
     groups: ["web", "prod"],
-    backends: {
+    backends: ["apt", "ping"],
+    actions: {
       ping: ["echo", "hostname", "sleep"],
       apt: ["install", "update"],
     },
@@ -181,6 +185,21 @@ export function statusView(over: Partial<StatusView> = {}): StatusView {
     nodes: { total: 3, online: 2 },
     jobs: { running: 1, completed: 10, failed: 2 },
     queue: { running: 1, pending: 0, max_concurrent: 5, max_pending: 100 },
+    ...over,
+  };
+}
+
+export function controllerView(
+  over: Partial<ControllerView> = {},
+): ControllerView {
+  return {
+    id: "ctl-1",
+    hostname: "grid-1.example.net",
+    status: "online",
+    last_seen: ago(1),
+    started_at: ago(3600),
+    version: "0.1.0",
+    jobs: 2,
     ...over,
   };
 }

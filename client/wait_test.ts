@@ -219,5 +219,73 @@ Deno.test("--wait stops at once on an API error", async () => {
   ]);
   assert.equal(r.code, 4);
   assert.equal(r.err, `gridc: job "j1" not found (HTTP 404)\n`);
-  assert.equal(ctl.requests.length, 2);
+  // Submit, the event stream (404: not served, so poll), one poll.
+  assert.deepEqual(ctl.requests, [
+    "POST /job",
+    "GET /job/j1/events",
+    "GET /job/j1",
+  ]);
+});
+
+/** A job's event stream as the controller writes it. */
+function sse(type: string, data: unknown, id?: number): string {
+  return `event: ${type}\n${id ? `id: ${id}\n` : ""}data: ${
+    JSON.stringify(data)
+  }\n\n`;
+}
+
+Deno.test("--wait follows the event stream, resumes after a break with Last-Event-ID, and does not poll", async () => {
+  const status = (s: string) => ({
+    id: "j1",
+    status: s,
+    step: 0,
+    expected: ["a", "b"],
+    offline: [],
+    created_at: running.created_at,
+    updated_at: running.updated_at,
+  });
+  const one = (node: string) => ({
+    step: 0,
+    node,
+    status: "success",
+    duration: "1.2s",
+    attempts: 1,
+  });
+  const lastIds: (string | null)[] = [];
+  await using ctl = fakeController((req, url) => {
+    if (req.method === "POST") {
+      return Response.json(job({ ...ping, status: "pending", expected: [] }), {
+        status: 202,
+      });
+    }
+    if (url.pathname === "/job/j1/events") {
+      lastIds.push(req.headers.get("last-event-id"));
+      // The first connection breaks after one result and half an event.
+      const text = lastIds.length === 1
+        ? sse("status", status("running")) +
+          sse("result", { seq: 5, results: [one("a")] }, 5) +
+          "event: result\nid: 9\ndata: {"
+        : sse("status", status("running")) +
+          sse("result", { seq: 9, results: [one("b")] }, 9) +
+          sse("status", status("completed")) +
+          sse("end", { status: "completed" });
+      return new Response(text, {
+        headers: { "content-type": "text/event-stream" },
+      });
+    }
+    if (url.pathname === "/job/j1") return Response.json(end("completed"));
+  });
+  const r = await gridc(["-a", ctl.url, "job", "run", "ping", "echo", "-w"]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(lastIds, [null, "5"]);
+  const lines = r.out.split("\n");
+  assert.deepEqual(lines.slice(1, 3), [
+    "[0 ping echo] a: success (1.2s)",
+    "[0 ping echo] b: success (1.2s)",
+  ]);
+  // One GET of the job, at the end, for the table with outputs.
+  assert.deepEqual(ctl.requests.filter((x) => x === "GET /job/j1"), [
+    "GET /job/j1",
+  ]);
+  assert.match(r.out, /a +success +1 +1\.2s +hello/);
 });

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { TokenScope } from "../models/auth.ts";
+import { TERMINAL } from "../models/job.ts";
 import type { Clock } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
 import { isUnavailable, type Refusal, RefusedError } from "./errors.ts";
@@ -18,10 +19,24 @@ import type { JobHistory } from "./job_log.ts";
 import type { Peers } from "./peers.ts";
 import type { TokenStore } from "./tokens.ts";
 import type { AuditLog } from "./audit.ts";
-import { type ApiEnv, type Guard, guards } from "./api_auth.ts";
+import {
+  type ApiEnv,
+  type Guard,
+  guards,
+  type Open,
+  open,
+} from "./api_auth.ts";
+import type { Health } from "./health.ts";
+import type { JobLogFollower } from "./job_follow.ts";
+import type { FoldJob, JobRows } from "./job_rows.ts";
+import type { Metrics } from "./metrics.ts";
+import type { NatsStats } from "./nats_stats.ts";
 import { jobRoutes } from "./routes_jobs.ts";
 import { fleetRoutes } from "./routes_fleet.ts";
 import { adminRoutes } from "./routes_admin.ts";
+import { liveRoutes } from "./routes_live.ts";
+import { opsRoutes } from "./routes_ops.ts";
+import { type Asset, webRoutes } from "./web.ts";
 
 const log = logger("api");
 
@@ -52,6 +67,20 @@ export interface ApiDeps {
   tokens: TokenStore;
   audit: AuditLog;
   nodeAdmin: NodeAdmin;
+  /** A job's log followed live (`GET /job/:id/events`). */
+  follower: JobLogFollower;
+  /** A job's state, results without outputs (one result's view). */
+  fold: FoldJob;
+  /** Rows of `GET /jobs`, with progress. */
+  rows: JobRows;
+  health: Health;
+  metrics: Metrics;
+  /** The stats of this controller's nats-server; undefined when it runs none. */
+  natsStats: () => Promise<NatsStats | undefined>;
+  /** The dashboard's files by path (controller/web.ts). */
+  web: ReadonlyMap<string, Asset>;
+  /** Aborted at shutdown: live streams end so the server can stop. */
+  closing?: AbortSignal;
   auth: {
     /** false: no token asked for (loopback-only throwaway rigs). */
     enabled: boolean;
@@ -105,9 +134,16 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
     audit: deps.audit,
     clock: deps.clock,
   });
-  jobRoutes(app, deps, guard);
+  // A finished job's row is kept as counts: stop following it.
+  deps.store.onChange((s) => {
+    if (TERMINAL.has(s.rec.status)) deps.rows.forget(s.rec.id);
+  });
+  jobRoutes(app, deps, guard, deps.rows);
+  liveRoutes(app, deps, guard);
   fleetRoutes(app, deps, guard);
   adminRoutes(app, deps, guard);
+  opsRoutes(app, deps, guard, open);
+  webRoutes(app, deps.web, open);
   return app;
 }
 
@@ -119,6 +155,8 @@ export interface RouteInfo {
   scope?: TokenScope;
   /** The audited action of a state-changing route. */
   action?: string;
+  /** Anyone may call it (see `open` in api_auth.ts). */
+  open?: true;
 }
 
 /** Every route of `app` with the scope its guard asks for. */
@@ -128,7 +166,8 @@ export function routeTable(app: Hono<ApiEnv>): RouteInfo[] {
     if (r.method === "ALL") continue; // middleware on every route (CORS)
     const key = `${r.method} ${r.path}`;
     const info = out.get(key) ?? { method: r.method, path: r.path };
-    const g = r.handler as Partial<Guard>;
+    const g = r.handler as Partial<Guard> & Partial<Open>;
+    if (g.open) info.open = true;
     if (g.scope !== undefined) {
       info.scope = g.scope;
       if (g.action !== undefined) info.action = g.action;

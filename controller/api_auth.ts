@@ -64,6 +64,17 @@ export type Guard = MiddlewareHandler<ApiEnv> & {
   action?: string;
 };
 
+/**
+ * A route anyone may call (the dashboard's files, health probes): marked,
+ * so that the route table tells it from a route whose guard was forgotten.
+ */
+export type Open = MiddlewareHandler<ApiEnv> & { open: true };
+
+export function open(): Open {
+  const mw: MiddlewareHandler<ApiEnv> = async (_c, next) => await next();
+  return Object.assign(mw, { open: true as const });
+}
+
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export const BODY_TYPES = [
   "application/json",

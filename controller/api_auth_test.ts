@@ -25,8 +25,14 @@ async function withRig(
 
 Deno.test("api auth: every route has a guard naming its scope", () =>
   withRig((r) => {
-    const routes = routeTable(r.app);
-    assert.ok(routes.length >= 14, `only ${routes.length} routes`);
+    const all = routeTable(r.app);
+    assert.ok(all.length >= 14, `only ${all.length} routes`);
+    // Open to anyone: the dashboard's files and the probes, nothing else.
+    assert.deepEqual(
+      all.filter((x) => x.open).map((x) => `${x.method} ${x.path}`).sort(),
+      ["GET /", "GET /healthz", "GET /readyz", "GET /ui/*"],
+    );
+    const routes = all.filter((x) => !x.open);
     for (const route of routes) {
       assert.ok(route.scope, `${route.method} ${route.path} has no guard`);
       const changing = route.method !== "GET";

@@ -9,6 +9,7 @@ import type { AuditPage } from "../models/auth.ts";
 import { encodeJson } from "../lib/nats.ts";
 import { readRange } from "../lib/ordered.ts";
 import { STREAM_AUDIT, subjects } from "../lib/topology.ts";
+import { type BadRecords, badRecords, readRecord } from "./bad_records.ts";
 
 export interface AuditLog {
   /** Resolves once the entry is stored. */
@@ -21,6 +22,7 @@ export class NatsAuditLog implements AuditLog {
   constructor(
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
+    readonly bad: BadRecords = badRecords,
   ) {}
 
   async append(entry: AuditEntry): Promise<void> {
@@ -36,14 +38,9 @@ export class NatsAuditLog implements AuditLog {
     const entries: AuditEntry[] = [];
     if (to >= from && state.messages > 0) {
       await readRange(this.js, STREAM_AUDIT, { from, to }, (m) => {
-        let data: unknown;
-        try {
-          data = m.json();
-        } catch {
-          return;
-        }
-        const e = AuditEntry.safeParse(data);
-        if (e.success) entries.push({ ...e.data, seq: m.seq });
+        const e = readRecord(() => m.json(), AuditEntry);
+        if (e.ok) entries.push({ ...e.value, seq: m.seq });
+        else this.bad.report("audit", m.subject, m.seq, e.why);
       });
     }
     entries.reverse();

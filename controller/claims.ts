@@ -17,6 +17,7 @@
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import { encodeJson } from "../lib/nats.ts";
+import { type BadRecords, badRecords, readRecord } from "./bad_records.ts";
 
 export const Claim = z.object({
   controller: z.string(),
@@ -32,7 +33,7 @@ export interface ClaimStore {
 }
 
 export class KvClaims implements ClaimStore {
-  constructor(readonly kv: KV) {}
+  constructor(readonly kv: KV, readonly bad: BadRecords = badRecords) {}
 
   async claim(job: string, epoch: number, claim: Claim): Promise<Claim> {
     const key = `${job}.${epoch}`;
@@ -44,11 +45,11 @@ export class KvClaims implements ClaimStore {
       // claim says who holds it.
       const cur = await this.kv.get(key);
       if (cur?.operation !== "PUT") throw e;
-      const held = Claim.safeParse(cur.json());
+      const held = readRecord(() => cur.json(), Claim);
+      if (held.ok) return held.value;
       // A claim nobody can read is still taken: report it as a stranger's.
-      return held.success
-        ? held.data
-        : { controller: "(unreadable)", purpose: "run", at: "" };
+      this.bad.report("claims", key, cur.revision, held.why);
+      return { controller: "(unreadable)", purpose: "run", at: "" };
     }
   }
 }

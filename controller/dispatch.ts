@@ -4,7 +4,11 @@
  * (a node offline at dispatch, a node lost), which go into the event log so
  * a replay reaches the same decision.
  */
-import type { AbortCommand, RunCommand } from "../models/messages.ts";
+import type {
+  AbortCommand,
+  ResultEvent,
+  RunCommand,
+} from "../models/messages.ts";
 import { resultEvent } from "../models/messages.ts";
 import type { Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
@@ -152,6 +156,15 @@ export class Dispatcher {
         error: String(err),
       });
     });
+  }
+
+  /**
+   * An attempt has its outcome: nothing is left to re-send or to judge
+   * lost for it, however long the step's other nodes take.
+   */
+  answered(a: Active, ev: ResultEvent): void {
+    const s = a.sent.get(ev.node);
+    if (s?.step === ev.step && s.attempt === ev.attempt) this.clear(a, ev.node);
   }
 
   clear(a: Active, node: string): void {

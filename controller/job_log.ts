@@ -5,13 +5,14 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { JobRecord } from "../models/job.ts";
-import { JobEvent } from "../models/messages.ts";
+import type { JobEvent } from "../models/messages.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { readRange } from "../lib/ordered.ts";
 import { countSteps, initFor } from "./plan.ts";
 import { applyEvent, startJob } from "./scheduler.ts";
 import type { JobState } from "./job_state.ts";
-import type { EventLog } from "./logs.ts";
+import { type EventLog, readEvent } from "./logs.ts";
+import { factsOf, misplaced, ResultsStream } from "./results_stream.ts";
 
 /**
  * Calls `fn` for each event of the job, in log order, up to at least
@@ -38,8 +39,8 @@ export async function readJobEvents(
       to: untilSeq,
       drain: true,
     }, (m) => {
-      const ev = JobEvent.safeParse(m.json());
-      if (ev.success) fn(ev.data, m.seq);
+      const ev = readEvent(m);
+      if (ev) fn(ev, m.seq);
     });
   }
 }
@@ -65,8 +66,8 @@ async function readFinishedRange(
   // Short of `end` when the rest aged out of the stream: what is left is shown.
   await readRange(js, STREAM_RESULTS, { from, to: end }, (m) => {
     if (!m.subject.startsWith(prefix)) return;
-    const ev = JobEvent.safeParse(m.json());
-    if (ev.success) fn(ev.data, m.seq);
+    const ev = readEvent(m);
+    if (ev) fn(ev, m.seq);
   });
   return true;
 }
@@ -101,11 +102,34 @@ export class JobHistory {
     readonly events: Pick<EventLog, "output">,
     readonly appliedSeq: (id: string) => number | undefined,
     readonly outputBudget = 64 << 20,
+    /** Whether a job's results can still be there. */
+    readonly stream = new ResultsStream(async () =>
+      factsOf(await (await js.jetstreamManager()).streams.info(STREAM_RESULTS))
+    ),
   ) {}
 
-  results(rec: JobRecord): Promise<JobState> {
+  async results(rec: JobRecord): Promise<JobState> {
     const untilSeq = this.appliedSeq(rec.id) ?? rec.res_last ?? 0;
-    return foldJob(this.js, rec, true, this.outputBudget, untilSeq);
+    return foldJob(
+      this.js,
+      await this.#placed(rec),
+      true,
+      this.outputBudget,
+      untilSeq,
+    );
+  }
+
+  /**
+   * A job that started on a recreated stream while its controller still
+   * read the old one has a range past the stream's end: its events are
+   * all in the current stream, so they are read from its start.
+   */
+  async #placed(rec: JobRecord): Promise<JobRecord> {
+    if (rec.res_seq === undefined) return rec;
+    const s = await this.stream.facts().catch(() => undefined);
+    if (!s || !misplaced(rec, s)) return rec;
+    const { res_last: _, ...rest } = rec;
+    return { ...rest, res_seq: s.first_seq - 1 };
   }
 
   output(seq: number): Promise<string> {

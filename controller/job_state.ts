@@ -53,7 +53,11 @@ export interface JobState {
   keepResults: boolean;
   /** Output bytes still allowed in memory; past it outputs are dropped and flagged. */
   outputBudget: number;
+  /** Told of each outcome as it is recorded (live views stream them). */
+  onOutcome?: OutcomeListener;
 }
+
+export type OutcomeListener = (step: number, node: string, o: Outcome) => void;
 
 export type Effect =
   | {
@@ -86,4 +90,5 @@ export interface JobInit {
   keepOutput?: boolean;
   keepResults?: boolean;
   outputBudget?: number;
+  onOutcome?: OutcomeListener;
 }

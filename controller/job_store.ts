@@ -3,12 +3,10 @@
  * by a watch, with compare-and-set writes. Several controllers share the
  * bucket; the revision a write was based on decides who wins.
  */
-import type { Bucket } from "../lib/bucket.ts";
+import type { Bucket, BucketEntry } from "../lib/bucket.ts";
 import { JobRecord } from "../models/job.ts";
-import { logger } from "../lib/log.ts";
 import { encodeJson } from "../lib/nats.ts";
-
-const log = logger("jobs");
+import { type BadRecords, badRecords, readRecord } from "./bad_records.ts";
 
 export interface Stored {
   rec: JobRecord;
@@ -36,8 +34,11 @@ export class JobStore {
   /** Records this controller is writing, as sent. */
   #writing = new Map<string, { bytes: Uint8Array; rec: JobRecord }>();
 
-  constructor(kv: Bucket) {
+  #bad: BadRecords;
+
+  constructor(kv: Bucket, bad: BadRecords = badRecords) {
     this.#kv = kv;
+    this.#bad = bad;
   }
 
   /** Reads every record, then follows changes. */
@@ -49,10 +50,10 @@ export class JobStore {
       if ((this.#items.get(e.key)?.rev ?? 0) >= e.revision) return;
       const mine = this.#writing.get(e.key);
       if (mine && sameBytes(mine.bytes, e.value)) {
-        this.#apply(e.key, mine.rec, e.revision, true);
+        this.#apply(e.key, { ...mine.rec }, e.revision);
         return;
       }
-      this.#apply(e.key, e.json(), e.revision);
+      this.#read(e);
     });
     this.#stop = () => f.stop();
   }
@@ -99,6 +100,24 @@ export class JobStore {
     return [...this.#pending].sort();
   }
 
+  /** Ids starting with `prefix`, oldest first, at most `max` (ids sort, so a range). */
+  idsWithPrefix(prefix: string, max: number): string[] {
+    const o = this.#order;
+    let lo = 0;
+    let hi = o.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (o[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: string[] = [];
+    for (let i = lo; i < o.length && out.length < max; i++) {
+      if (!o[i]!.startsWith(prefix)) break;
+      out.push(o[i]!);
+    }
+    return out;
+  }
+
   /** Newest first, `before` an id (exclusive), optionally one status. */
   list(opts: { limit: number; before?: string; status?: string }): {
     jobs: JobRecord[];
@@ -130,7 +149,7 @@ export class JobStore {
     this.#writing.set(rec.id, { bytes, rec });
     try {
       const rev = await this.#kv.create(rec.id, bytes);
-      return this.#apply(rec.id, rec, rev, true);
+      return this.#apply(rec.id, { ...rec }, rev);
     } finally {
       if (this.#writing.get(rec.id)?.bytes === bytes) {
         this.#writing.delete(rec.id);
@@ -148,9 +167,7 @@ export class JobStore {
     } catch (e) {
       // Refresh our copy so the caller decides on what is really stored.
       const cur = await this.#kv.get(rec.id).catch(() => null);
-      if (cur?.operation === "PUT") {
-        this.#apply(rec.id, cur.json(), cur.revision);
-      }
+      if (cur?.operation === "PUT") this.#read(cur);
       if (String(e).includes("wrong last sequence") || cur?.revision !== rev) {
         throw new StaleRecordError(rec.id);
       }
@@ -160,23 +177,27 @@ export class JobStore {
         this.#writing.delete(rec.id);
       }
     }
-    return this.#apply(rec.id, rec, next, true);
+    return this.#apply(rec.id, { ...rec }, next);
   }
 
-  /** `trusted`: a record this controller built and wrote, not read back. */
-  #apply(id: string, value: unknown, rev: number, trusted = false): Stored {
+  /**
+   * Applies a record read back from the bucket. One that is not a job
+   * record, or is filed under another job's id, is skipped: the job keeps
+   * the record it had (none, if it had none).
+   */
+  #read(e: BucketEntry): void {
+    const r = readRecord(() => e.json(), JobRecord);
+    if (r.ok && r.value.id === e.key) {
+      this.#apply(e.key, r.value, e.revision);
+      return;
+    }
+    const why = r.ok ? `its id is "${r.value.id}"` : r.why;
+    this.#bad.report("jobs", e.key, e.revision, why);
+  }
+
+  #apply(id: string, rec: JobRecord, rev: number): Stored {
     const have = this.#items.get(id);
     if (have && have.rev >= rev) return have;
-    let rec: JobRecord;
-    if (trusted) rec = { ...(value as JobRecord) };
-    else {
-      const parsed = JobRecord.safeParse(value);
-      if (!parsed.success) {
-        log.warn("ignoring a malformed job record", { id });
-        return have ?? { rec: value as JobRecord, rev };
-      }
-      rec = parsed.data;
-    }
     const s = { rec, rev };
     if (!have) this.#insertOrdered(id);
     else {this.#counts.set(

@@ -4,7 +4,9 @@
  * (what is sent to each node). NATS implements them in nats_logs.ts; unit
  * tests use the memory ones in testing.ts.
  */
-import type { JobEvent } from "../models/messages.ts";
+import { JobEvent } from "../models/messages.ts";
+import { onItsSubject } from "../lib/topology.ts";
+import { type BadRecords, badRecords, readRecord } from "./bad_records.ts";
 import type { Cancel } from "../lib/clock.ts";
 
 /** One entry of the event log. */
@@ -47,4 +49,31 @@ export interface CommandLog {
     done: Sent,
   ): void;
   stop(): void;
+}
+
+/**
+ * The job event a message of the event log holds, checked: its bytes are
+ * an event, and the event sits on the subject it names (a worker can write
+ * only its own result subjects, so a cancel there, or a result naming
+ * another node, is forged). Anything else is reported once and skipped.
+ */
+export function readEvent(
+  m: { subject: string; seq: number; json(): unknown },
+  bad: BadRecords = badRecords,
+): JobEvent | undefined {
+  const ev = readRecord(() => m.json(), JobEvent);
+  if (!ev.ok) {
+    bad.report("results", m.subject, m.seq, ev.why);
+    return undefined;
+  }
+  if (!onItsSubject(m.subject, ev.value)) {
+    bad.report(
+      "results",
+      m.subject,
+      m.seq,
+      `a ${ev.value.type} event for another subject`,
+    );
+    return undefined;
+  }
+  return ev.value;
 }

@@ -5,14 +5,14 @@ import { VERSION } from "../models/mod.ts";
 import { ControllerConfig } from "../models/config.ts";
 import { parseDaemonArgs, shutdownSignal } from "../lib/cli.ts";
 import { ConfigError, loadConfig } from "../lib/config_file.ts";
-import { die, logger, setLogLevel } from "../lib/log.ts";
-import { connectNats } from "../lib/nats.ts";
+import { die, logger, setLogFormat, setLogLevel } from "../lib/log.ts";
 import { jetstreamClient } from "../lib/ordered.ts";
 import { natsBucket } from "../lib/bucket.ts";
 import { systemClock } from "../lib/clock.ts";
 import {
   BUCKET_CLAIMS,
   BUCKET_CONTROLLERS,
+  BUCKET_ENROLL,
   BUCKET_JOBS,
   BUCKET_NODES,
   BUCKET_TOKENS,
@@ -21,7 +21,19 @@ import {
 import { JobStore } from "./job_store.ts";
 import { Peers } from "./peers.ts";
 import { Kvm } from "@nats-io/kv";
-import { findNatsServer, NatsServer, NatsServerError } from "./nats_server.ts";
+import {
+  findNatsServer,
+  type NatsServer,
+  NatsServerError,
+} from "./nats_server.ts";
+import { NatsKeysError } from "./nats_keys.ts";
+import {
+  type NatsSetup,
+  pushAccount,
+  setUpNats,
+  trustLines,
+} from "./nats_setup.ts";
+import { Enrollments } from "./enrollment.ts";
 import { Registry } from "./registry.ts";
 import { KvClaims } from "./claims.ts";
 import { Runner } from "./runner.ts";
@@ -32,13 +44,22 @@ import type { NodeAdmin } from "./api.ts";
 import { ApiStartError, serveApi } from "./api_server.ts";
 import { NatsAuditLog } from "./audit.ts";
 import { TokenStore } from "./tokens.ts";
-import { RefusedError } from "./errors.ts";
+import { NatsJobFollower } from "./job_follow.ts";
+import { foldJob } from "./job_log.ts";
+import { JobRows, tapEvents } from "./job_rows.ts";
+import type { JobRecord } from "../models/job.ts";
+import { natsHealth } from "./health.ts";
+import { Metrics } from "./metrics.ts";
+import { varzStats } from "./nats_stats.ts";
+import { loadAssets } from "./web.ts";
 
 const USAGE = `grid — the GRID controller
 
-Usage: grid -c FILE          start the controller with a config file
-       grid --version        print versions
-       grid --help           this text
+Usage: grid -c FILE               start the controller with a config file
+       grid -c FILE --nats-trust  print what an external nats-server needs to
+                                  trust GRID's operator (operator mode), and exit
+       grid --version             print versions
+       grid --help                this text
 
 It starts its own nats-server (JetStream), the scheduler and the REST API.
 Stop it with Ctrl-C or SIGTERM: running jobs resume when it starts again.`;
@@ -77,11 +98,13 @@ function natsServerVersion(): string {
 
 /** Runs the program with `args` (its command line) until it is stopped. */
 export async function main(argv: string[]): Promise<void> {
+  setLogFormat(Deno.env.get("GRID_LOG_FORMAT"));
   setLogLevel(Deno.env.get("GRID_LOG"));
   const args = parseDaemonArgs(
     argv,
     USAGE,
     () => `grid ${VERSION} (deno ${Deno.version.deno}, ${natsServerVersion()})`,
+    ["nats-trust"],
   );
   let config: ControllerConfig;
   try {
@@ -91,53 +114,31 @@ export async function main(argv: string[]): Promise<void> {
     throw e;
   }
 
-  // Either our own nats-server (alone, or routed to peer controllers' into
-  // one JetStream cluster), or an existing NATS cluster.
-  let server: NatsServer | undefined;
-  let servers: string[];
-  if (config.nats.server.enabled) {
-    try {
-      server = await NatsServer.start({
-        binary: findNatsServer(config.nats.server.binary),
-        host: config.nats.server.host,
-        port: config.nats.server.port,
-        storeDir: config.nats.jetstream.store_dir,
-        name: config.nats.name,
-        cluster: config.nats.cluster,
-      });
-    } catch (e) {
-      if (e instanceof NatsServerError || e instanceof Deno.errors.NotCapable) {
-        die((e as Error).message);
-      }
-      throw e;
-    }
-    const host = ["0.0.0.0", "::", ""].includes(config.nats.server.host)
-      ? "127.0.0.1"
-      : config.nats.server.host;
-    servers = [
-      `nats://${host}:${server.port}`,
-      ...(config.nats.client.urls ?? []),
-    ];
-    log.info("nats-server ready", {
-      url: servers[0],
-      store: config.nats.jetstream.store_dir,
-    });
-  } else {
-    servers = config.nats.client.urls!;
+  if (args.flags["nats-trust"]) {
+    console.log(await trustLines(config));
+    Deno.exit(0);
   }
 
-  const nc = await connectNats({
-    servers,
-    name: config.nats.name,
-    firstConnectTimeoutMs: 30_000,
-  })
-    .catch((e) =>
-      die(
-        `nats: cannot connect to ${servers.join(", ")}: ${
-          (e as Error).message
-        }`,
-      )
+  // Either our own nats-server (alone, or routed to peer controllers' into
+  // one JetStream cluster), or an existing NATS cluster; either way, only
+  // users signed under GRID's operator get in.
+  let setup: NatsSetup;
+  try {
+    setup = await setUpNats(config);
+  } catch (e) {
+    if (
+      e instanceof NatsServerError || e instanceof NatsKeysError ||
+      e instanceof Deno.errors.NotCapable
+    ) {
+      die((e as Error).message);
+    }
+    die(
+      `nats: cannot connect to ${
+        config.nats.client.urls?.join(", ") ?? "its nats-server"
+      }: ${(e as Error).message}`,
     );
+  }
+  const { nc, sys, server, trust } = setup;
   // A JetStream cluster needs a moment to elect a leader after its servers start.
   await retry(
     "creating streams and buckets",
@@ -145,12 +146,19 @@ export async function main(argv: string[]): Promise<void> {
   );
   const kvm = new Kvm(nc);
   const js = jetstreamClient(nc);
-  const registry = new Registry(
-    await kvm.open(BUCKET_NODES),
-    config.nodes.offline_after,
-    js,
+  const enrollments = new Enrollments(
+    natsBucket(await kvm.open(BUCKET_ENROLL), js, "enrollments"),
+    trust,
+    (jwt) => pushAccount(sys, jwt),
+    systemClock,
   );
-  await registry.ready();
+  await retry("pushing the workers account", () => enrollments.start());
+  const registry = new Registry(
+    natsBucket(await kvm.open(BUCKET_NODES), js, "nodes"),
+    config.nodes.offline_after,
+    enrollments,
+  );
+  await registry.start();
   const store = new JobStore(
     natsBucket(await kvm.open(BUCKET_JOBS), js, "job records"),
   );
@@ -170,12 +178,20 @@ export async function main(argv: string[]): Promise<void> {
     maxConcurrent: config.scheduler.max_concurrent,
     maxPending: config.scheduler.max_pending,
   };
+  const metrics = new Metrics(systemClock, config.nats.name);
+  // Results with every output left in the stream (a budget of 0).
+  const fold = (rec: JobRecord) =>
+    foldJob(js, rec, true, 0, runner.appliedSeq(rec.id) ?? rec.res_last ?? 0);
+  const rows = new JobRows(fold);
+  store.onChange((s) => metrics.record(s.rec));
   const runner = new Runner({
+    observer: metrics,
     store,
     claims: new KvClaims(await kvm.open(BUCKET_CLAIMS)),
     peers,
     fleet: registry,
-    events,
+    // List rows follow running jobs on the events the runner reads.
+    events: tapEvents(events, (e) => rows.observe(e)),
     commands: new NatsCommandLog(nc),
     clock: systemClock,
     config: {
@@ -191,15 +207,11 @@ export async function main(argv: string[]): Promise<void> {
     systemClock,
   );
   await tokens.start();
-  // Enrollment is not wired in yet: refuse it plainly.
   const nodeAdmin: NodeAdmin = {
-    enroll: () => {
-      throw new RefusedError("invalid", "node enrollment is not available yet");
-    },
-    revoke: () => {
-      throw new RefusedError("invalid", "node enrollment is not available yet");
-    },
+    enroll: (id, groups, by) => enrollments.enroll(id, groups, by),
+    revoke: (id, by) => enrollments.revoke(id, by),
   };
+  const closing = new AbortController();
   let api: Deno.HttpServer;
   try {
     api = await serveApi(config.api, {
@@ -214,6 +226,22 @@ export async function main(argv: string[]): Promise<void> {
       tokens,
       audit: new NatsAuditLog(js, jsm),
       nodeAdmin,
+      follower: new NatsJobFollower(js),
+      fold,
+      rows,
+      health: natsHealth(
+        nc,
+        peers,
+        systemClock,
+        config.controller.stale_threshold,
+      ),
+      metrics,
+      natsStats: () => {
+        const url = (supervised ?? server)?.monitorUrl;
+        return url ? varzStats(url) : Promise.resolve(undefined);
+      },
+      web: await loadAssets(),
+      closing: closing.signal,
     });
   } catch (e) {
     if (!(e instanceof ApiStartError)) throw e;
@@ -227,13 +255,16 @@ export async function main(argv: string[]): Promise<void> {
   ]);
   log.info("shutting down", { reason });
   // Stop taking requests, hand running jobs to a peer (or to our next start), say goodbye.
+  closing.abort(); // live streams would hold the shutdown open
   await api.shutdown();
   await runner.stop(true);
   await peers.stop();
   registry.stop();
   store.stop();
   tokens.stop();
+  enrollments.stop();
   await nc.drain().catch(() => {});
+  await sys.drain().catch(() => {});
   await supervised?.stop();
   Deno.exit(reason.startsWith("nats-server") ? 1 : 0);
 }

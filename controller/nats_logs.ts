@@ -8,7 +8,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { JobEvent, type ResultEvent } from "../models/messages.ts";
+import type { JobEvent } from "../models/messages.ts";
 import { logger } from "../lib/log.ts";
 import { AckedPublisher } from "../lib/acked.ts";
 import { encodeJson } from "../lib/nats.ts";
@@ -19,27 +19,29 @@ import {
   watchStall,
 } from "../lib/ordered.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
-import type { CommandLog, EventLog, LogEntry, Sent } from "./logs.ts";
+import {
+  type CommandLog,
+  type EventLog,
+  type LogEntry,
+  readEvent,
+  type Sent,
+} from "./logs.ts";
+import { type BadRecords, badRecords } from "./bad_records.ts";
 
 const log = logger("runner");
 
 /** An entry as read; bytes that are not an event are kept as "unreadable". */
-function entryOf(m: JsMsg): LogEntry {
+export function entryOf(m: JsMsg, bad: BadRecords = badRecords): LogEntry {
   const job = m.subject.split(".")[2] ?? "";
-  let data: unknown;
-  try {
-    data = m.json();
-  } catch {
-    return { seq: m.seq, job };
-  }
-  const ev = JobEvent.safeParse(data);
-  return ev.success ? { seq: m.seq, job, event: ev.data } : { seq: m.seq, job };
+  const event = readEvent(m, bad);
+  return event ? { seq: m.seq, job, event } : { seq: m.seq, job };
 }
 
 export class NatsEventLog implements EventLog {
   constructor(
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
+    readonly bad: BadRecords = badRecords,
   ) {}
 
   async last(): Promise<number> {
@@ -62,7 +64,7 @@ export class NatsEventLog implements EventLog {
       for await (const m of msgs) {
         if (m.seq <= seen) continue;
         seen = m.seq;
-        fn(entryOf(m));
+        fn(entryOf(m, this.bad));
       }
     };
     // Every end of a reader, failed or stopped by the watchdog, starts the next.
@@ -74,9 +76,29 @@ export class NatsEventLog implements EventLog {
         });
     };
     loop();
+    let created: string | undefined;
+    this.jsm.streams.info(STREAM_RESULTS).then((i) => created ??= i.created)
+      .catch(() => {});
     // A reader can go quiet without failing (see watchStall): read again.
     const stopWatchdog = watchStall(
-      () => this.last(),
+      async () => {
+        const info = await this.jsm.streams.info(STREAM_RESULTS);
+        // Deleted and created again: its sequences start over, and a reader
+        // waiting past the old end would hear nothing of new jobs for ever.
+        if (created !== undefined && info.created !== created) {
+          log.warn(
+            "the results stream was recreated; reading it from its start",
+            {
+              at: seen,
+              created: info.created,
+            },
+          );
+          seen = info.state.first_seq - 1;
+          stopReader();
+        }
+        created = info.created;
+        return info.state.last_seq;
+      },
       () => seen,
       (at, last) => {
         log.warn("reading results stalled; reading again", {
@@ -105,7 +127,7 @@ export class NatsEventLog implements EventLog {
       from,
       to,
       quietMs: 5000,
-    }, (m) => fn(entryOf(m)));
+    }, (m) => fn(entryOf(m, this.bad)));
   }
 
   async append(ev: JobEvent): Promise<void> {
@@ -117,7 +139,12 @@ export class NatsEventLog implements EventLog {
 
   async output(seq: number): Promise<string> {
     const m = await this.jsm.streams.getMessage(STREAM_RESULTS, { seq });
-    return m ? (m.json<ResultEvent>().output ?? "") : "";
+    if (!m) return "";
+    const ev = readEvent(
+      { subject: m.subject, seq, json: () => m.json() },
+      this.bad,
+    );
+    return ev?.type === "result" ? ev.output : "";
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { dirname, join } from "node:path";
 import { logger } from "../lib/log.ts";
+import type { ServerTrust } from "./nats_trust.ts";
 
 const log = logger("nats-server");
 
@@ -19,7 +20,21 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
   /** Routes to peers: together the servers form one JetStream cluster. */
   cluster?: { name: string; host: string; port: number; routes: string[] };
+  /** Operator mode: only users signed under GRID's operator get in. */
+  trust: ServerTrust;
+  /** Password of cluster routes, the same on every controller. */
+  routeSecret: string;
+  /** TLS for clients and routes (routes verify each other's certificates). */
+  tls?: { cert: string; key: string; ca?: string };
+  /**
+   * Serve the monitoring endpoints (`/varz`) on a free loopback port, for
+   * `GET /nats`; on unless false.
+   */
+  monitor?: boolean;
 }
+
+/** Routes authenticate with this user and the shared secret. */
+const ROUTE_USER = "grid_route";
 
 export class NatsServerError extends Error {
   constructor(message: string) {
@@ -74,6 +89,9 @@ export class NatsServer {
 
   #opts!: NatsServerOptions;
 
+  /** The monitoring endpoint (`http://127.0.0.1:PORT`), when asked for. */
+  monitorUrl?: string;
+
   private constructor(
     child: Deno.ChildProcess,
     tmp: string,
@@ -90,20 +108,7 @@ export class NatsServer {
     const tmp = await Deno.makeTempDir({ prefix: "grid-nats-" });
     const conf = join(tmp, "nats.conf");
     // Quoted JSON strings are valid NATS config values and escape any path safely.
-    await Deno.writeTextFile(
-      conf,
-      [
-        `server_name: ${JSON.stringify(opts.name)}`,
-        `host: ${JSON.stringify(opts.host)}`,
-        `port: ${opts.port === 0 ? -1 : opts.port}`,
-        `max_payload: 8388608`,
-        `ports_file_dir: ${JSON.stringify(tmp)}`,
-        `jetstream {`,
-        `  store_dir: ${JSON.stringify(opts.storeDir)}`,
-        `}`,
-        ...(opts.cluster ? clusterBlock(opts.cluster) : []),
-      ].join("\n") + "\n",
-    );
+    await Deno.writeTextFile(conf, configText(opts, tmp));
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(opts.binary, {
@@ -144,6 +149,7 @@ export class NatsServer {
           const server = new NatsServer(child, tmp, url, port);
           server.#opts = opts;
           server.#stderrTail = tail;
+          server.monitorUrl = ports.monitoring?.[0];
           child.status.then((s) => {
             if (!server.#stopping) {
               log.error("nats-server exited unexpectedly", {
@@ -198,15 +204,95 @@ export class NatsServer {
   }
 }
 
-function clusterBlock(c: NonNullable<NatsServerOptions["cluster"]>): string[] {
+/** The server's config file: `portsDir` is where it says which ports it took. */
+export function configText(
+  opts: NatsServerOptions,
+  portsDir: string,
+): string {
+  return [
+    `server_name: ${JSON.stringify(opts.name)}`,
+    `host: ${JSON.stringify(opts.host)}`,
+    `port: ${opts.port === 0 ? -1 : opts.port}`,
+    `max_payload: 8388608`,
+    // A worker's JWT travels in its CONNECT line; ids of 511 characters
+    // make one of ~7.6 KB, past the 4 KB default.
+    `max_control_line: 16384`,
+    `ports_file_dir: ${JSON.stringify(portsDir)}`,
+    // Loopback only: the stats are for this controller, not the network.
+    ...(opts.monitor === false ? [] : [`http: "127.0.0.1:-1"`]),
+    `jetstream {`,
+    `  store_dir: ${JSON.stringify(opts.storeDir)}`,
+    `}`,
+    ...trustBlock(opts.trust, join(opts.storeDir, "accounts")),
+    ...(opts.tls ? tlsBlock(opts.tls, "tls", false) : []),
+    ...(opts.cluster
+      ? clusterBlock(opts.cluster, opts.routeSecret, opts.tls)
+      : []),
+  ].join("\n") + "\n";
+}
+
+/** Operator mode with the full resolver, keeping pushed accounts in `resolverDir`. */
+export function trustBlock(t: ServerTrust, resolverDir: string): string[] {
+  return [
+    `operator: ${JSON.stringify(t.operatorJwt)}`,
+    `system_account: ${t.systemAccount}`,
+    // Accounts pushed by a controller are kept here and synced between the
+    // servers of a cluster, so an update reaches every server and survives
+    // restarts.
+    `resolver: {`,
+    `  type: full`,
+    `  dir: ${JSON.stringify(resolverDir)}`,
+    `  allow_delete: false`,
+    `  interval: "2m"`,
+    `  timeout: "1.9s"`,
+    `}`,
+    `resolver_preload: {`,
+    ...Object.entries(t.preload).map(([k, jwt]) =>
+      `  ${k}: ${JSON.stringify(jwt)}`
+    ),
+    `}`,
+  ];
+}
+
+function tlsBlock(
+  t: NonNullable<NatsServerOptions["tls"]>,
+  name: string,
+  verify: boolean,
+  indent = "",
+): string[] {
+  return [
+    `${indent}${name} {`,
+    `${indent}  cert_file: ${JSON.stringify(t.cert)}`,
+    `${indent}  key_file: ${JSON.stringify(t.key)}`,
+    ...(t.ca ? [`${indent}  ca_file: ${JSON.stringify(t.ca)}`] : []),
+    ...(verify ? [`${indent}  verify: true`] : []),
+    `${indent}  timeout: 2`,
+    `${indent}}`,
+  ];
+}
+
+function clusterBlock(
+  c: NonNullable<NatsServerOptions["cluster"]>,
+  secret: string,
+  tls: NatsServerOptions["tls"],
+): string[] {
+  // Operator mode covers clients, not routes: without a password anyone
+  // reaching the route port could join the cluster.
+  const withAuth = (r: string) => {
+    const u = new URL(r.replace(/^nats(-route)?:/, "http:"));
+    return `nats-route://${ROUTE_USER}:${secret}@${u.host}`;
+  };
   return [
     `cluster {`,
     `  name: ${JSON.stringify(c.name)}`,
     `  host: ${JSON.stringify(c.host)}`,
     `  port: ${c.port}`,
+    `  authorization { user: ${ROUTE_USER}, password: ${
+      JSON.stringify(secret)
+    }, timeout: 2 }`,
+    ...(tls?.ca ? tlsBlock(tls, "tls", true, "  ") : []),
     `  routes: [${
-      c.routes.map((r) => JSON.stringify(r.replace(/^nats:/, "nats-route:")))
-        .join(", ")
+      c.routes.map((r) => JSON.stringify(withAuth(r))).join(", ")
     }]`,
     `}`,
   ];
@@ -214,7 +300,7 @@ function clusterBlock(c: NonNullable<NatsServerOptions["cluster"]>): string[] {
 
 async function readPorts(
   file: string,
-): Promise<{ nats?: string[] } | undefined> {
+): Promise<{ nats?: string[]; monitoring?: string[] } | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(file));
   } catch {

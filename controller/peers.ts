@@ -10,6 +10,7 @@ import { logger } from "../lib/log.ts";
 import { encodeJson } from "../lib/nats.ts";
 import type { Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
+import { type BadRecords, badRecords, readRecord } from "./bad_records.ts";
 
 const log = logger("peers");
 
@@ -33,6 +34,7 @@ export class Peers {
     readonly heartbeatMs: number,
     readonly staleMs: number,
     readonly js: JetStreamClient,
+    readonly bad: BadRecords = badRecords,
   ) {
     const now = iso(clock.now());
     this.#self = { ...self, status: "online", last_seen: now, started_at: now };
@@ -47,7 +49,13 @@ export class Peers {
       const have = this.#revs.get(e.key) ?? 0;
       if (e.revision <= have) return;
       this.#revs.set(e.key, e.revision);
-      this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
+      if (e.operation !== "PUT") return this.#apply(e.key, undefined);
+      const r = readRecord(() => e.json(), ControllerRecord);
+      // Skipped before it can count as the echo of our heartbeat: bytes
+      // under our own key prove nothing about our view being current.
+      if (r.ok && r.value.id === e.key) return this.#apply(e.key, r.value);
+      const why = r.ok ? `its id is "${r.value.id}"` : r.why;
+      this.bad.report("controllers", e.key, e.revision, why);
     });
     this.#stop = () => f.stop();
     await this.#beat();
@@ -91,7 +99,7 @@ export class Peers {
     }
   }
 
-  #apply(key: string, value: unknown): void {
+  #apply(key: string, value: ControllerRecord | undefined): void {
     if (key === this.#self.id && value !== undefined) {
       const now = this.clock.now();
       if (this.#echoAt > 0 && now - this.#echoAt > this.staleMs / 2) {
@@ -99,11 +107,7 @@ export class Peers {
       }
       this.#echoAt = now;
     }
-    if (value === undefined) {
-      this.all.delete(key);
-      return;
-    }
-    const parsed = ControllerRecord.safeParse(value);
-    if (parsed.success) this.all.set(key, parsed.data);
+    if (value === undefined) this.all.delete(key);
+    else this.all.set(key, value);
   }
 }

@@ -1,35 +1,59 @@
 /**
- * The controller's view of the fleet, kept current by watching the nodes
- * bucket that workers heartbeat into.
+ * The controller's view of the fleet, kept current by following the nodes
+ * bucket that workers heartbeat into. A record is a node's claim, checked
+ * against its enrollment (enrollment.ts) before it counts:
+ * - only an enrolled node's record is taken, and only under its own key;
+ * - its groups are cut to those it was enrolled with (the rest is refused,
+ *   and the refusal logged);
+ * - it is online by when the server stored its heartbeat, never by the
+ *   time the node wrote into it (a skewed or forged clock);
+ * - a revoked node is kept apart, never a target again.
  */
-import type { KV } from "@nats-io/kv";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import { followBucket } from "../lib/kv_follow.ts";
-import { NodeRecord } from "../models/node.ts";
+import { type NodeEnrollment, NodeRecord } from "../models/node.ts";
+import type { Bucket, BucketEntry } from "../lib/bucket.ts";
+import { iso } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
-import { isOnline } from "./targets.ts";
+import { type Fleet, isOnline } from "./targets.ts";
 
 const log = logger("registry");
 
-export class Registry {
+/** What the registry needs of enrollments. */
+export interface EnrollmentLookup {
+  get(id: string): NodeEnrollment | undefined;
+  onChange(fn: (e: NodeEnrollment) => void): void;
+}
+
+interface Heard {
+  rec: NodeRecord;
+  /** When the server stored it. */
+  at: number;
+}
+
+export class Registry implements Fleet {
+  /** Enrolled nodes that are not revoked, as the controller judges them. */
   readonly nodes = new Map<string, NodeRecord>();
+  /** Revoked nodes' last records. */
+  readonly revoked = new Map<string, NodeRecord>();
+  #heard = new Map<string, Heard>();
   #revs = new Map<string, number>();
+  /** The last refusal logged per node, so a heartbeat does not repeat it. */
+  #refusals = new Map<string, string>();
   /** When a heartbeat from any node last arrived. */
   lastUpdate = Date.now();
-  #ready: Promise<void>;
   #stop?: () => void;
 
   constructor(
-    kv: KV,
+    readonly bucket: Bucket,
     readonly offlineAfterMs: number,
-    js: JetStreamClient,
+    readonly enrollment: EnrollmentLookup,
   ) {
-    this.#ready = this.#watch(kv, js);
+    enrollment.onChange((e) => this.#place(e.id));
   }
 
-  /** Resolves once the initial snapshot has been read. */
-  ready(): Promise<void> {
-    return this.#ready;
+  /** Reads every record, then follows changes. */
+  async start(): Promise<void> {
+    const f = await this.bucket.follow((e) => this.#apply(e));
+    this.#stop = () => f.stop();
   }
 
   isOnline(id: string, now = Date.now()): boolean {
@@ -41,24 +65,72 @@ export class Registry {
     this.#stop?.();
   }
 
-  async #watch(kv: KV, js: JetStreamClient): Promise<void> {
-    const f = await followBucket(js, kv, "nodes", (e) => {
-      const have = this.#revs.get(e.key) ?? 0;
-      if (e.revision <= have) return;
-      this.#revs.set(e.key, e.revision);
-      this.#apply(e.key, e.operation === "PUT" ? e.json() : undefined);
-    });
-    this.#stop = () => f.stop();
-  }
-
-  #apply(key: string, value: unknown): void {
-    if (value === undefined) {
-      this.nodes.delete(key);
+  #apply(e: BucketEntry): void {
+    const have = this.#revs.get(e.key) ?? 0;
+    if (e.revision <= have) return;
+    this.#revs.set(e.key, e.revision);
+    if (e.operation !== "PUT") {
+      this.#heard.delete(e.key);
+      this.nodes.delete(e.key);
+      this.revoked.delete(e.key);
       return;
     }
-    const parsed = NodeRecord.safeParse(value);
+    let parsed;
+    try {
+      parsed = NodeRecord.safeParse(e.json());
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success || parsed.data.id !== e.key) {
+      this.#refuse(e.key, "ignoring a malformed node record", {
+        seq: e.revision,
+      });
+      return;
+    }
     this.lastUpdate = Date.now();
-    if (parsed.success) this.nodes.set(key, parsed.data);
-    else log.warn("ignoring malformed node record", { key });
+    this.#heard.set(e.key, { rec: parsed.data, at: e.time ?? Date.now() });
+    this.#place(e.key);
+  }
+
+  /** Files a node's last record under what its enrollment allows. */
+  #place(id: string): void {
+    const heard = this.#heard.get(id);
+    if (!heard) return;
+    const enrolled = this.enrollment.get(id);
+    if (!enrolled) {
+      this.nodes.delete(id);
+      this.revoked.delete(id);
+      this.#refuse(id, "ignoring the record of a node that is not enrolled");
+      return;
+    }
+    const allowed = heard.rec.groups.filter((g) => enrolled.groups.includes(g));
+    const refused = heard.rec.groups.filter((g) =>
+      !enrolled.groups.includes(g)
+    );
+    if (refused.length > 0) {
+      this.#refuse(id, "refusing groups the node was not enrolled in", {
+        refused: refused.join(","),
+        enrolled: enrolled.groups.join(",") || "-",
+      });
+    }
+    const rec: NodeRecord = {
+      ...heard.rec,
+      groups: allowed,
+      last_seen: iso(heard.at),
+    };
+    if (enrolled.revoked_at) {
+      this.nodes.delete(id);
+      this.revoked.set(id, { ...rec, status: "offline" });
+    } else {
+      this.revoked.delete(id);
+      this.nodes.set(id, rec);
+    }
+  }
+
+  #refuse(id: string, msg: string, fields: Record<string, unknown> = {}): void {
+    const said = `${msg} ${JSON.stringify(fields)}`;
+    if (this.#refusals.get(id) === said) return;
+    this.#refusals.set(id, said);
+    log.warn(msg, { node: id, ...fields });
   }
 }

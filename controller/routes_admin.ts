@@ -102,7 +102,7 @@ export function adminRoutes(
       throw invalid(`node id: ${checked.error.issues[0]!.message}`);
     }
     await nodeAdmin.revoke(id, c.get("principal").name);
-    const n = registry.nodes.get(id);
+    const n = registry.nodes.get(id) ?? registry.revoked.get(id);
     // A node enrolled but never seen has no record to show.
     const view: Pick<NodeView, "id" | "status"> & Partial<NodeView> = n
       ? nodeView(n, clock.now(), registry.offlineAfterMs)

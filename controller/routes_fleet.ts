@@ -1,12 +1,16 @@
-/** Read-only views of the fleet: nodes, controllers, status. */
+/**
+ * Read-only views of the fleet: nodes, controllers, status. Lists are bare
+ * arrays, as the reference's API answers (its dashboard reads them so).
+ */
 import type { Hono } from "hono";
-import type { StatusView } from "../models/node.ts";
+import type { NodeRecord, NodeView, StatusView } from "../models/node.ts";
 import type { ControllerView } from "../models/controller.ts";
 import { VERSION } from "../models/mod.ts";
 import { notFound } from "./errors.ts";
 import type { ApiEnv, Guard } from "./api_auth.ts";
 import type { ApiDeps } from "./api.ts";
 import { nodeView } from "./views.ts";
+import { badRecords } from "./bad_records.ts";
 
 type GuardFor = (scope: Guard["scope"], action?: string) => Guard;
 
@@ -18,18 +22,24 @@ export function fleetRoutes(
   const { store, registry, clock } = deps;
   const offlineAfter = registry.offlineAfterMs;
 
+  /** A node as the API shows it: revoked ones say so, whatever they wrote. */
+  const viewOf = (n: NodeRecord, now: number): NodeView =>
+    registry.revoked.has(n.id)
+      ? { ...nodeView(n, now, offlineAfter), status: "revoked" }
+      : nodeView(n, now, offlineAfter);
+
   app.get("/nodes", guard("read"), (c) => {
     const now = clock.now();
-    const nodes = [...registry.nodes.values()].sort((a, b) =>
-      a.id.localeCompare(b.id)
-    );
-    return c.json({ nodes: nodes.map((n) => nodeView(n, now, offlineAfter)) });
+    const nodes = [...registry.nodes.values(), ...registry.revoked.values()]
+      .sort((a, b) => a.id.localeCompare(b.id));
+    return c.json(nodes.map((n) => viewOf(n, now)));
   });
 
   app.get("/node/:id", guard("read"), (c) => {
-    const n = registry.nodes.get(c.req.param("id"));
-    if (!n) throw notFound(`node "${c.req.param("id")}" not found`);
-    return c.json(nodeView(n, clock.now(), offlineAfter));
+    const id = c.req.param("id");
+    const n = registry.nodes.get(id) ?? registry.revoked.get(id);
+    if (!n) throw notFound(`node "${id}" not found`);
+    return c.json(viewOf(n, clock.now()));
   });
 
   app.get("/controllers", guard("read"), (c) => {
@@ -42,10 +52,10 @@ export function fleetRoutes(
         status: deps.peers.alive(p.id, now) ? "online" : "offline",
         jobs: owned.get(p.id) ?? 0,
       }));
-    return c.json({ controllers: list });
+    return c.json(list);
   });
 
-  app.get("/status", guard("read"), (c) => {
+  app.get("/status", guard("read"), async (c) => {
     const now = clock.now();
     let online = 0;
     for (const id of registry.nodes.keys()) {
@@ -64,6 +74,8 @@ export function fleetRoutes(
         max_concurrent: deps.limits.maxConcurrent,
         max_pending: deps.limits.maxPending,
       },
+      bad_records: badRecords.counts(),
+      results_stream: await deps.history.stream.status(store.oldestFirst()),
     };
     return c.json(view);
   });

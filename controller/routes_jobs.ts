@@ -1,14 +1,16 @@
 /** Job routes: submit and cancel (operate), get and list (read). */
 import type { Hono } from "hono";
 import { type JobRecord, JobSpec, JobStatus } from "../models/job.ts";
-import { invalid, notFound } from "./errors.ts";
+import { invalid } from "./errors.ts";
 import { type ApiEnv, type Guard, NOBODY } from "./api_auth.ts";
 import { limitBody, readBody } from "./api_body.ts";
 import type { JobState } from "./job_state.ts";
 import type { ApiDeps } from "./api.ts";
+import { findJob } from "./job_lookup.ts";
+import type { JobRows } from "./job_rows.ts";
+import { lostFields } from "./results_stream.ts";
 import {
   hasDroppedOutput,
-  jobSummary,
   jobView,
   jobViewJson,
   resultsView,
@@ -44,6 +46,7 @@ export function jobRoutes(
   app: Hono<ApiEnv>,
   deps: ApiDeps,
   guard: GuardFor,
+  rows: JobRows,
 ): void {
   const { requests, store, history } = deps;
 
@@ -62,17 +65,25 @@ export function jobRoutes(
   );
 
   app.get("/job/:id", guard("read"), async (c) => {
-    const stored = store.get(c.req.param("id"))?.rec;
-    if (!stored) throw notFound(`job "${c.req.param("id")}" not found`);
+    const stored = findJob(store, c.req.param("id")).rec;
+    if (c.req.query("outputs") === "false") {
+      // Results without outputs: what a live view needs, at any size.
+      const lean = await deps.fold(stored);
+      return c.json(
+        jobView(withCurrentStep(stored, lean), resultsView(lean.results)),
+      );
+    }
     const state = await history.results(stored);
+    const lost = await history.stream.lost(stored);
     const rec = withCurrentStep(stored, state);
     if (!hasDroppedOutput(state.results)) {
-      return c.json(jobView(rec, resultsView(state.results)));
+      return c.json(jobView(rec, resultsView(state.results), lost));
     }
     const chunks = jobViewJson(
       rec,
       state.results,
       (seq) => history.output(seq),
+      lost,
     );
     const enc = new TextEncoder();
     const body = new ReadableStream<Uint8Array>({
@@ -88,14 +99,16 @@ export function jobRoutes(
   });
 
   app.post("/job/:id/cancel", guard("operate", "job.cancel"), async (c) => {
-    const rec = await requests.cancel(c.req.param("id"));
+    const id = findJob(store, c.req.param("id")).rec.id;
+    c.set("auditTarget", id);
+    const rec = await requests.cancel(id);
     const state = await history.results(rec);
     return c.json(
       jobView(withCurrentStep(rec, state), resultsView(state.results)),
     );
   });
 
-  app.get("/jobs", guard("read"), (c) => {
+  app.get("/jobs", guard("read"), async (c) => {
     const limit = pageLimit(c.req.query("limit"));
     const status = c.req.query("status");
     if (status !== undefined && !JobStatus.safeParse(status).success) {
@@ -106,9 +119,21 @@ export function jobRoutes(
       );
     }
     const page = store.list({ limit, before: c.req.query("before"), status });
-    return c.json({
-      jobs: page.jobs.map(jobSummary),
-      ...(page.next ? { next: page.next } : {}),
-    });
+    if (page.next) {
+      // The reference's API answers a bare array; the next page goes here.
+      const q = new URLSearchParams({
+        limit: String(limit),
+        before: page.next,
+      });
+      if (status) q.set("status", status);
+      c.header("Link", `</jobs?${q}>; rel="next"`);
+    }
+    const summaries = await rows.rows(page.jobs);
+    const lost = await Promise.all(
+      page.jobs.map((r) => history.stream.lost(r)),
+    );
+    return c.json(
+      summaries.map((row, i) => ({ ...row, ...lostFields(lost[i]) })),
+    );
   });
 }

@@ -34,6 +34,7 @@ import { applyEvent, pendingDispatches, startJob } from "./scheduler.ts";
 import type { Effect } from "./job_state.ts";
 import { graceAfterOutage, sweep, sweepConfig } from "./sweep.ts";
 import type { Fleet } from "./targets.ts";
+import type { RunnerObserver } from "./metrics.ts";
 
 const log = logger("runner");
 
@@ -55,6 +56,8 @@ export interface RunnerDeps {
   commands: CommandLog;
   clock: Clock;
   config: RunnerConfig;
+  /** Told of steps and re-sends (metrics). */
+  observer?: RunnerObserver;
 }
 
 export class Runner {
@@ -245,6 +248,7 @@ export class Runner {
 
   #apply(a: Active, ev: JobEvent, seq: number): void {
     a.lastSeq = seq;
+    if (ev.type === "result") this.#dispatch.answered(a, ev);
     this.#handle(a, applyEvent(a.state, ev, seq));
   }
 
@@ -258,6 +262,7 @@ export class Runner {
           this.#dispatch.abort(a, e);
           break;
         case "step":
+          this.#d.observer?.step(a.record.id);
           // The record's step is for listings; views take it from the log.
           // Writing it once a second at most keeps a record write (and a
           // copy of the job's tasks) off every step of a long job.
@@ -378,6 +383,7 @@ export class Runner {
           { node: e.node, job: e.job, step: e.step },
         );
         this.#dispatch.resend(a, e.node);
+        this.#d.observer?.resent();
       }
     }
   }

@@ -272,3 +272,28 @@ Deno.test("requests: a pending job is cancelled in place and never runs", async 
   );
   await rig.runner.stop(false);
 });
+
+Deno.test("runner: in a barrier step, a node that reported is not re-sent the command while another is slow", async () => {
+  const rig = await runnerRig();
+  const id = await submitted(rig);
+  const a = rig.commands.runs("a")[0]!;
+  const b = rig.commands.runs("b")[0]!;
+  await rig.answer("a", "success");
+  // a took its command and has an outcome for it; b is still running its task.
+  rig.fleet.beat("a", { cmd_seq: a.seq, resume_seq: a.seq });
+  rig.fleet.beat("b", { cmd_seq: b.seq, resume_seq: b.seq - 1 });
+  await rig.pass(OFFLINE_AFTER_MS * 2, ["a", "b"]);
+  assert.equal(rig.commands.runs("a").length, 1, "a already answered");
+  assert.equal(rig.commands.runs("b").length, 1, "b took it and is running");
+  // Nor is a judged lost when it goes quiet afterwards.
+  await rig.pass(OFFLINE_AFTER_MS * 2, ["b"]);
+  assert.deepEqual(
+    rig.events.of(id).filter((e) => e.type === "result").map((e) =>
+      e.type === "result" ? [e.node, e.status, e.by] : []
+    ),
+    [["a", "success", "worker"]],
+  );
+  await rig.answer("b", "success");
+  assert.equal(status(rig, id), "completed");
+  await rig.runner.stop(false);
+});

@@ -52,6 +52,7 @@ export function startJob(
     keepOutput: init.keepOutput ?? false,
     keepResults: init.keepResults ?? true,
     outputBudget: init.outputBudget ?? Infinity,
+    onOutcome: init.onOutcome,
   };
   const effects: Effect[] = [];
   if (state.nodes.length === 0) {
@@ -309,6 +310,7 @@ function record(s: JobState, step: number, node: string, o: Outcome): void {
   let m = s.results.get(step);
   if (!m) s.results.set(step, m = new Map());
   m.set(node, o);
+  s.onOutcome?.(step, node, o);
 }
 
 /** Ends every attempt in flight with `status`, aborting it on its node. */

@@ -4,14 +4,14 @@
  * created or revoked through one is accepted or refused by all of them
  * as soon as the change reaches them.
  *
- * A token never appears in a log line or an error message: nothing here
- * logs, and every message names the token by its name only.
+ * A token never appears in a log line or an error message: every message
+ * names the token by its name only, and a malformed record is reported by
+ * its name and what is wrong with it, never its value.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Bucket } from "../lib/bucket.ts";
 import type { Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
-import { logger } from "../lib/log.ts";
 import { encodeJson } from "../lib/nats.ts";
 import {
   TokenRecord,
@@ -20,8 +20,7 @@ import {
   type TokenView,
 } from "../models/auth.ts";
 import { conflict, notFound } from "./errors.ts";
-
-const log = logger("tokens");
+import { type BadRecords, badRecords, readRecord } from "./bad_records.ts";
 
 /** 32 random bytes: 256 bits, beyond guessing. */
 const TOKEN_BYTES = 32;
@@ -56,10 +55,12 @@ export class TokenStore {
   /** Newest revision applied per name: late or repeated entries are ignored. */
   #revs = new Map<string, number>();
   #stop?: () => void;
+  #bad: BadRecords;
 
-  constructor(kv: Bucket, clock: Clock) {
+  constructor(kv: Bucket, clock: Clock, bad: BadRecords = badRecords) {
     this.#kv = kv;
     this.#clock = clock;
+    this.#bad = bad;
   }
 
   /** Reads every token, then follows changes (revocations included). */
@@ -71,20 +72,15 @@ export class TokenStore {
         this.#forget(e.key);
         return;
       }
-      let value: unknown;
-      try {
-        value = e.json();
-      } catch {
-        value = undefined;
-      }
-      const parsed = TokenRecord.safeParse(value);
-      if (!parsed.success || parsed.data.name !== e.key) {
+      const r = readRecord(() => e.json(), TokenRecord);
+      if (!r.ok || r.value.name !== e.key) {
         // Not ours to trust: a record that does not parse grants nothing.
-        log.warn("ignoring a malformed token record", { name: e.key });
+        const why = r.ok ? `its name is "${r.value.name}"` : r.why;
+        this.#bad.report("tokens", e.key, e.revision, why);
         this.#forget(e.key);
         return;
       }
-      this.#remember(parsed.data);
+      this.#remember(r.value);
     });
     this.#stop = () => f.stop();
   }

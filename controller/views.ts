@@ -5,9 +5,11 @@ import type {
   JobSummary,
   JobView,
   NodeResult,
+  StepCounts,
 } from "../models/job.ts";
 import type { NodeRecord, NodeView } from "../models/node.ts";
 import { countSteps } from "./plan.ts";
+import { lostFields } from "./results_stream.ts";
 import type { Outcome } from "./job_state.ts";
 import { isOnline } from "./targets.ts";
 
@@ -59,8 +61,9 @@ export async function* jobViewJson(
   rec: JobRecord,
   results: Results,
   loadOutput: (seq: number) => Promise<string>,
+  lost?: string,
 ): AsyncGenerator<string> {
-  const head = JSON.stringify(jobView(rec, {}));
+  const head = JSON.stringify(jobView(rec, {}, lost));
   // jobView puts `results` last, so the text ends with `"results":{}}`.
   yield head.slice(0, -2);
   let firstStep = true;
@@ -82,15 +85,20 @@ export async function* jobViewJson(
   yield "}}";
 }
 
-export function jobView(rec: JobRecord, results: JobView["results"]): JobView {
+/** `lost`: why the job's results are gone from the stream (results_stream.ts). */
+export function jobView(
+  rec: JobRecord,
+  results: JobView["results"],
+  lost?: string,
+): JobView {
   const { res_seq: _, res_last: __, ...rest } = rec;
   // `results` must stay the last key: jobViewJson relies on it.
-  return { ...rest, results };
+  return { ...rest, ...lostFields(lost), results };
 }
 
-export function jobSummary(rec: JobRecord): JobSummary {
-  const { res_seq: _, res_last: __, tasks, ...rest } = rec;
-  return { ...rest, steps: countSteps(tasks) };
+export function jobSummary(rec: JobRecord, results: StepCounts): JobSummary {
+  const { res_seq: _, res_last: __, ...rest } = rec;
+  return { ...rest, steps: countSteps(rec.tasks), results };
 }
 
 export function nodeView(
@@ -98,9 +106,11 @@ export function nodeView(
   now: number,
   offlineAfterMs: number,
 ): NodeView {
-  const { cmd_seq: _, resume_seq: __, ...rest } = n;
+  const { cmd_seq: _, resume_seq: __, backends, ...rest } = n;
   return {
     ...rest,
+    backends: Object.keys(backends).sort(),
+    actions: backends,
     status: isOnline(n, now, offlineAfterMs) ? "online" : "offline",
   };
 }

@@ -20,9 +20,14 @@ export class AckedPublisher {
   #waiting = new Map<number, { at: number; done: Done }>();
   #sweep?: ReturnType<typeof setInterval>;
 
-  constructor(nc: NatsConnection, readonly timeoutMs = 5000) {
+  /** `inboxPrefix`: the connection's, where a worker may only read its own. */
+  constructor(
+    nc: NatsConnection,
+    readonly timeoutMs = 5000,
+    inboxPrefix?: string,
+  ) {
     this.#nc = nc;
-    this.#prefix = createInbox();
+    this.#prefix = createInbox(inboxPrefix);
     nc.subscribe(`${this.#prefix}.*`, {
       callback: (_err, m) => {
         const id = Number(m.subject.slice(this.#prefix.length + 1));

@@ -15,17 +15,72 @@ export interface Clock {
   every(ms: number, fn: () => void): Cancel;
 }
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  after: (ms, fn) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-  every: (ms, fn) => {
-    const t = setInterval(fn, ms);
-    return () => clearInterval(t);
-  },
+/**
+ * The longest delay one timer holds. setTimeout takes a 32-bit signed
+ * delay: anything longer fires at once (a 600h task timeout would time the
+ * task out immediately), so longer waits are chained.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Timer functions (setTimeout's), injectable to test the chaining. */
+export interface Timers {
+  set(fn: () => void, ms: number): unknown;
+  clear(id: unknown): void;
+}
+
+const hostTimers: Timers = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
 };
+
+/** A wall clock on `timers`, for any delay, however long. */
+export function wallClock(timers: Timers = hostTimers): Clock {
+  const after = (ms: number, fn: () => void): Cancel => {
+    let id: unknown;
+    let left = Math.max(0, ms);
+    const arm = () => {
+      const step = Math.min(left, MAX_TIMER_MS);
+      left -= step;
+      id = timers.set(() => {
+        id = undefined;
+        if (left > 0) arm();
+        else fn();
+      }, step);
+    };
+    arm();
+    return () => {
+      if (id !== undefined) timers.clear(id);
+      id = undefined;
+      left = 0;
+    };
+  };
+  return {
+    now: () => Date.now(),
+    after,
+    every: (ms, fn) => {
+      if (ms <= MAX_TIMER_MS) {
+        const t = setInterval(fn, ms);
+        return () => clearInterval(t);
+      }
+      let cancel: Cancel = () => {};
+      let stopped = false;
+      const tick = () => {
+        cancel = after(ms, () => {
+          if (stopped) return;
+          tick();
+          fn();
+        });
+      };
+      tick();
+      return () => {
+        stopped = true;
+        cancel();
+      };
+    },
+  };
+}
+
+export const systemClock: Clock = wallClock();
 
 /** Resolves after `ms` on `clock`, or at once when `signal` is aborted. */
 export function sleep(

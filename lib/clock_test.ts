@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ManualClock, sleep } from "./clock.ts";
+import {
+  ManualClock,
+  MAX_TIMER_MS,
+  sleep,
+  systemClock,
+  wallClock,
+} from "./clock.ts";
 
 Deno.test("ManualClock.advance() fires due timers in time order, ties in set order", async () => {
   const clock = new ManualClock(0);
@@ -61,4 +67,50 @@ Deno.test("sleep() ends early when its signal is aborted", async () => {
   ctl.abort();
   await done;
   assert.equal(clock.pending, 0);
+});
+
+Deno.test("systemClock: a wait longer than one timer holds does not fire at once", async () => {
+  let fired = false;
+  const cancel = systemClock.after(600 * 3_600_000, () => fired = true);
+  // setTimeout turns a delay past 2^31-1 ms into ~1 ms: wait well past that.
+  await new Promise((r) => setTimeout(r, 30));
+  cancel();
+  assert.equal(fired, false);
+});
+
+Deno.test("wallClock: long waits are chained timers of at most 2^31-1 ms, and cancel at any link", () => {
+  const armed = new Map<number, { fn: () => void; ms: number }>();
+  let next = 0;
+  const clock = wallClock({
+    set: (fn, ms) => {
+      armed.set(++next, { fn, ms });
+      return next;
+    },
+    clear: (id) => armed.delete(id as number),
+  });
+  const fire = () => {
+    const [id, t] = [...armed][0]!;
+    armed.delete(id);
+    t.fn();
+  };
+  let fired = 0;
+  clock.after(2 * MAX_TIMER_MS + 5, () => fired++);
+  assert.deepEqual([...armed.values()].map((t) => t.ms), [MAX_TIMER_MS]);
+  fire();
+  assert.deepEqual([...armed.values()].map((t) => t.ms), [MAX_TIMER_MS]);
+  fire();
+  assert.deepEqual([...armed.values()].map((t) => t.ms), [5]);
+  assert.equal(fired, 0);
+  fire();
+  assert.equal(fired, 1);
+  assert.equal(armed.size, 0);
+
+  const cancel = clock.after(MAX_TIMER_MS + 1, () => fired++);
+  fire();
+  cancel();
+  assert.equal(armed.size, 0, "the second link is cleared");
+  assert.equal(fired, 1);
+
+  clock.after(10, () => fired++);
+  assert.deepEqual([...armed.values()].map((t) => t.ms), [10]);
 });

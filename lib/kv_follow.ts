@@ -26,6 +26,8 @@ export interface BucketEntry {
   revision: number;
   operation: "PUT" | "DEL" | "PURGE";
   value: Uint8Array;
+  /** When the server stored it (ms): a time no writer can set. */
+  time?: number;
   // deno-lint-ignore no-explicit-any
   json(): any;
 }
@@ -45,7 +47,17 @@ export async function followBucket(
   let stopReader = () => {};
   const deliver = (e: BucketEntry) => {
     if (e.revision > lastRev) lastRev = e.revision;
-    apply(e);
+    // One entry that its reader chokes on (a value that is not JSON) must
+    // not end the watch, nor the start-up reading the snapshot.
+    try {
+      apply(e);
+    } catch (err) {
+      log.warn(`skipping an entry of ${name} that could not be applied`, {
+        key: e.key,
+        revision: e.revision,
+        error: String(err),
+      });
+    }
   };
   const read = async (from: number) => {
     const c = await openOrdered(js, stream, {
@@ -63,6 +75,7 @@ export async function followBucket(
           revision: m.seq,
           operation: op === "DEL" || op === "PURGE" ? op : "PUT",
           value: m.data,
+          time: m.info.timestampNanos / 1e6,
           json: () => m.json(),
         });
       }
@@ -71,7 +84,15 @@ export async function followBucket(
   await read(lastRev + 1);
   for await (const k of await kv.keys()) {
     const e = await kv.get(k);
-    if (e) deliver(e);
+    if (!e) continue;
+    deliver({
+      key: e.key,
+      revision: e.revision,
+      operation: e.operation,
+      value: e.value,
+      time: e.created.getTime(),
+      json: () => e.json(),
+    });
   }
   const stopWatchdog = watchStall(
     async () => (await kv.status()).streamInfo.state.last_seq,

@@ -124,14 +124,28 @@ export async function readRange(
   opts: RangeOptions,
   fn: (m: JsMsg) => void | Promise<void>,
 ): Promise<number> {
-  const to = opts.to ?? 0;
-  let last = opts.from - 1;
-  if (opts.to !== undefined && to < opts.from && !opts.drain) return last;
+  if (opts.to !== undefined && opts.to < opts.from && !opts.drain) {
+    return opts.from - 1;
+  }
   const c = await openOrdered(js, stream, {
     ...(opts.filter ? { filter_subjects: opts.filter } : {}),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: opts.from,
   });
+  return await readConsumer(c, opts, fn);
+}
+
+/**
+ * The reading half of readRange, for a consumer opened elsewhere (a
+ * worker's own named consumer) that starts at `opts.from`.
+ */
+export async function readConsumer(
+  c: Consumer,
+  opts: Omit<RangeOptions, "filter">,
+  fn: (m: JsMsg) => void | Promise<void>,
+): Promise<number> {
+  const to = opts.to ?? 0;
+  let last = opts.from - 1;
   let pending = opts.drain ? (await c.info(true)).num_pending : 0;
   while (last < to || pending > 0) {
     const want = Math.max(pending, to - last, 1);

@@ -26,6 +26,10 @@ export const BUCKET_CONTROLLERS = "grid_controllers";
 export const BUCKET_CLAIMS = "grid_claims";
 /** API tokens by name, each stored as its SHA-256 hash. */
 export const BUCKET_TOKENS = "grid_tokens";
+/** Node identities: groups, NATS users, revocations (controllers write it). */
+export const BUCKET_ENROLL = "grid_enroll";
+/** Where a system-account user pushes an account JWT to every server. */
+export const SYS_CLAIMS_UPDATE = "$SYS.REQ.CLAIMS.UPDATE";
 /** Who changed what through the API, and refused attempts. */
 export const STREAM_AUDIT = "GRID_AUDIT";
 
@@ -39,6 +43,8 @@ export const subjects = {
     `grid.res.${job}.${step}.${node}`,
   /** Job-wide events: cancel, job timeout. */
   control: (job: string): string => `grid.res.${job}.ctl`,
+  /** Every result one node can report (what a worker may publish). */
+  nodeResults: (node: string): string => `grid.res.*.*.${node}`,
   /** Every event of one job. */
   jobEvents: (job: string): string => `grid.res.${job}.>`,
   allResults: "grid.res.>",
@@ -81,6 +87,9 @@ export function streamConfigs(
       duplicate_window: 120_000 * NANOS_PER_MS,
       num_replicas: replicas,
       republish: { src: subjects.allCommands, dest: subjects.allDeliveries },
+      // Workers read their newest command by subject (direct get), which
+      // their permissions can scope to their own subject.
+      allow_direct: true,
     },
     {
       name: STREAM_RESULTS,
@@ -91,6 +100,8 @@ export function streamConfigs(
       max_age: (opts.resultRetentionMs ?? 30 * DAY_MS) * NANOS_PER_MS,
       duplicate_window: 120_000 * NANOS_PER_MS,
       num_replicas: replicas,
+      // Workers look up their own earlier outcomes by subject.
+      allow_direct: true,
     },
     {
       name: STREAM_AUDIT,
@@ -127,8 +138,27 @@ export async function ensureTopology(
       BUCKET_CONTROLLERS,
       BUCKET_CLAIMS,
       BUCKET_TOKENS,
+      BUCKET_ENROLL,
     ]
   ) {
     await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1 });
   }
+}
+
+/**
+ * Whether a job event sits on the subject its content names: a result on
+ * its own attempt's subject, a cancel or job timeout on its job's control
+ * subject. A worker may publish only on its own result subjects, so an
+ * event that names another node, or a cancel written on a result subject,
+ * is forged, and is not applied.
+ */
+export function onItsSubject(
+  subject: string,
+  ev: { type: string; job: string; step?: number; node?: string },
+): boolean {
+  if (ev.type === "result") {
+    return ev.step !== undefined && ev.node !== undefined &&
+      subject === subjects.result(ev.job, ev.step, ev.node);
+  }
+  return subject === subjects.control(ev.job);
 }

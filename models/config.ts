@@ -7,11 +7,20 @@ import {
   DEFAULT_RKE2_INSTALLER_DIRS,
   WORKER_UNIT,
 } from "./backend_table.ts";
-import { parseDuration } from "./duration.ts";
+import {
+  type DurationLimits,
+  outsideLimits,
+  parseDuration,
+  TASK_TIMEOUT,
+} from "./duration.ts";
 import { NodeId, Token } from "./names.ts";
 
-/** A duration string in a config file, turned into milliseconds. */
-export function durationMs(fallback: string) {
+/**
+ * A duration string in a config file, turned into milliseconds; with
+ * `limits`, one outside them stops the program (a heartbeat of 0 would
+ * spin, a timeout of 0 fail everything at once).
+ */
+export function durationMs(fallback: string, limits?: DurationLimits) {
   return z.string({ error: 'must be a duration such as "5s"' }).default(
     fallback,
   ).transform((s, ctx) => {
@@ -23,9 +32,31 @@ export function durationMs(fallback: string) {
       });
       return z.NEVER;
     }
+    const why = limits && outsideLimits(ms, limits);
+    if (why) {
+      ctx.addIssue({ code: "custom", message: `${why}, got "${s}"` });
+      return z.NEVER;
+    }
     return ms;
   });
 }
+
+const HEARTBEAT: DurationLimits = {
+  minMs: 100,
+  maxMs: 3_600_000,
+  text: "from 100ms to 1h",
+};
+const LIVENESS: DurationLimits = {
+  minMs: 1000,
+  maxMs: 86_400_000,
+  text: "from 1s to 24h",
+};
+/** GRID_CMD keeps commands 24 h: no wait on the worker needs longer. */
+const UP_TO_A_DAY: DurationLimits = {
+  minMs: 0,
+  maxMs: 86_400_000,
+  text: "from 0 to 24h",
+};
 
 const Port = z.number().int().min(0).max(65535);
 const positive = (fallback: number) =>
@@ -43,6 +74,13 @@ const Urls = z.union([z.string(), z.array(z.string()).min(1)]).transform((
     ),
   ),
 );
+
+/** Certificate, key and (for verifying peers) CA files, PEM. */
+const TlsFiles = z.object({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  ca: z.string().min(1).optional(),
+}).strict();
 
 export const ControllerConfig = z.object({
   api: z.object({
@@ -91,13 +129,24 @@ export const ControllerConfig = z.object({
     server: z.object({
       /** false: use an existing NATS cluster at nats.client.urls. */
       enabled: z.boolean().default(true),
-      host: z.string().default("0.0.0.0"),
+      /** Loopback unless set: workers elsewhere need an explicit address (and TLS). */
+      host: z.string().default("127.0.0.1"),
       port: Port.default(4222),
       binary: z.string().optional(),
     }).strict().prefault({}),
     client: z.object({
       urls: Urls.optional(),
     }).strict().prefault({}),
+    /**
+     * The keys GRID's NATS trusts (operator, accounts, route secret).
+     * Default: nats-auth/ beside nats.jetstream.store_dir (set below).
+     * Every controller of a cluster needs the same file: copy the dir.
+     */
+    auth: z.object({
+      dir: z.string().min(1).optional(),
+    }).strict().prefault({}),
+    /** TLS for client connections and cluster routes. */
+    tls: TlsFiles.optional(),
     /** Routes to peer controllers' servers: together they form one JetStream cluster. */
     cluster: z.object({
       name: Token.default("grid"),
@@ -126,16 +175,16 @@ export const ControllerConfig = z.object({
     }
   }),
   controller: z.object({
-    heartbeat_interval: durationMs("5s"),
-    stale_threshold: durationMs("30s"),
+    heartbeat_interval: durationMs("5s", HEARTBEAT),
+    stale_threshold: durationMs("30s", LIVENESS),
   }).strict().prefault({}),
   scheduler: z.object({
     max_concurrent: positive(5),
     max_pending: positive(100),
-    task_timeout: durationMs("5m"),
+    task_timeout: durationMs("5m", TASK_TIMEOUT),
   }).strict().prefault({}),
   nodes: z.object({
-    offline_after: durationMs("15s"),
+    offline_after: durationMs("15s", LIVENESS),
   }).strict().prefault({}),
 }).strict().transform((c) => ({
   ...c,
@@ -146,6 +195,13 @@ export const ControllerConfig = z.object({
       // Beside the store, so it lives where the controller's state does.
       bootstrap_token_file: c.api.auth.bootstrap_token_file ??
         `${parentDir(c.nats.jetstream.store_dir)}/admin.token`,
+    },
+  },
+  nats: {
+    ...c.nats,
+    auth: {
+      dir: c.nats.auth.dir ??
+        `${parentDir(c.nats.jetstream.store_dir)}/nats-auth`,
     },
   },
 }));
@@ -178,6 +234,10 @@ export const WorkerConfig = z.object({
     name: NodeId,
     client: z.object({
       urls: Urls.default(["nats://127.0.0.1:4222"]),
+      /** This node's NATS identity: the .creds file `gridc node enroll` wrote. */
+      credentials: z.string().min(1).optional(),
+      /** A private CA to trust for the server's certificate. */
+      tls: z.object({ ca: z.string().min(1) }).strict().optional(),
     }).strict().prefault({}),
   }).strict(),
   worker: z.object({
@@ -185,11 +245,11 @@ export const WorkerConfig = z.object({
       (g) => new Set(g).size === g.length,
       "must not list a group twice",
     ),
-    heartbeat_interval: durationMs("5s"),
+    heartbeat_interval: durationMs("5s", HEARTBEAT),
     /** Commands sent while the worker was away are run on return if younger than this. */
-    catchup_window: durationMs("10m"),
+    catchup_window: durationMs("10m", UP_TO_A_DAY),
     /** On SIGTERM, how long the running task may go on before it is aborted. */
-    drain_timeout: durationMs("30s"),
+    drain_timeout: durationMs("30s", UP_TO_A_DAY),
     /** Directories an rke2 `installer` param may point into. */
     rke2_installer_dirs: z.array(
       z.string().startsWith("/", "must be an absolute path"),

@@ -25,8 +25,9 @@ Deno.test("ControllerConfig: an empty file gives every default", () => {
     },
     nats: {
       name: "controller",
-      server: { enabled: true, host: "0.0.0.0", port: 4222 },
+      server: { enabled: true, host: "127.0.0.1", port: 4222 },
       client: {},
+      auth: { dir: "/var/lib/grid/nats-auth" },
       jetstream: { store_dir: "/var/lib/grid/jetstream", replicas: 1 },
     },
     controller: { heartbeat_interval: 5_000, stale_threshold: 30_000 },
@@ -337,4 +338,30 @@ Deno.test("ControllerConfig: api.tls needs both cert and key; cors_origins are o
     }),
     /^api\.cors_origins\[0\]: must be an origin/,
   );
+});
+
+Deno.test("ControllerConfig: NATS keys sit beside the store unless placed; TLS needs cert and key", () => {
+  const c = ControllerConfig.parse({
+    nats: { jetstream: { store_dir: "/srv/grid/js" } },
+  });
+  assert.equal(c.nats.auth.dir, "/srv/grid/nats-auth");
+  const placed = ControllerConfig.parse({
+    nats: { auth: { dir: "/etc/grid/keys" } },
+  });
+  assert.equal(placed.nats.auth.dir, "/etc/grid/keys");
+  assert.match(
+    reject(ControllerConfig, { nats: { tls: { cert: "/c.pem" } } }),
+    /^nats\.tls\.key: /,
+  );
+});
+
+Deno.test("WorkerConfig: credentials and a CA for NATS", () => {
+  const w = WorkerConfig.parse({
+    nats: {
+      name: "web-01",
+      client: { credentials: "/etc/grid/gridw.creds", tls: { ca: "/ca.pem" } },
+    },
+  });
+  assert.equal(w.nats.client.credentials, "/etc/grid/gridw.creds");
+  assert.equal(w.nats.client.tls?.ca, "/ca.pem");
 });

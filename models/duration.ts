@@ -16,6 +16,44 @@ const UNIT_MS: Record<string, number> = {
 
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
 
+/** The range a duration setting may take, and how to say it. */
+export interface DurationLimits {
+  minMs: number;
+  maxMs: number;
+  /** e.g. "from 100ms to 24h". */
+  text: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * A task's timeout. Zero (or a few nanoseconds) would fail the task before
+ * it starts; a day is more than any backend action should take, and well
+ * inside what the worker's timers hold.
+ */
+export const TASK_TIMEOUT: DurationLimits = {
+  minMs: 100,
+  maxMs: 24 * HOUR_MS,
+  text: "from 100ms to 24h",
+};
+
+/** A whole job's timeout: up to a week, well inside the 30 days results are kept. */
+export const JOB_TIMEOUT: DurationLimits = {
+  minMs: 1000,
+  maxMs: 168 * HOUR_MS,
+  text: "from 1s to 168h (7 days)",
+};
+
+/** Why `ms` is outside `limits`, or undefined when it is inside. */
+export function outsideLimits(
+  ms: number,
+  limits: DurationLimits,
+): string | undefined {
+  return ms >= limits.minMs && ms <= limits.maxMs
+    ? undefined
+    : `must be ${limits.text}`;
+}
+
 /** Parses a Go duration string; returns undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
   const s = text.trim();

@@ -3,7 +3,13 @@
  * Every type here is inferred from its zod schema.
  */
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import {
+  type DurationLimits,
+  JOB_TIMEOUT,
+  outsideLimits,
+  parseDuration,
+  TASK_TIMEOUT,
+} from "./duration.ts";
 import { NodeId, Token } from "./names.ts";
 
 export const Scope = z.enum(["all", "group", "node"]);
@@ -101,8 +107,41 @@ export const JobSpec = z.object({
   ),
 }).strict().superRefine((job, ctx) => {
   job.tasks.forEach((phase, i) => checkShape(phase, ["tasks", i], 0, ctx));
+  checkTimeouts(job, ctx);
 });
 export type JobSpec = z.infer<typeof JobSpec>;
+
+/**
+ * Timeouts outside what GRID can honour are refused at submit. Checked
+ * here, not in the field's schema, so a stored record (which shares the
+ * fields) written before these limits still reads.
+ */
+function checkTimeouts(
+  job: { timeout?: string; tasks: Phase[] },
+  ctx: z.RefinementCtx,
+): void {
+  const check = (
+    text: string | undefined,
+    limits: DurationLimits,
+    path: (string | number)[],
+  ) => {
+    const ms = text === undefined ? undefined : parseDuration(text);
+    // Not a duration at all: the field's own schema said so.
+    const why = ms === undefined ? undefined : outsideLimits(ms, limits);
+    if (why) {
+      ctx.addIssue({ code: "custom", path, message: `${why}, got "${text}"` });
+    }
+  };
+  check(job.timeout, JOB_TIMEOUT, ["timeout"]);
+  job.tasks.forEach((phase, i) => {
+    if (!phase.tasks) {
+      check(phase.timeout, TASK_TIMEOUT, ["tasks", i, "timeout"]);
+    }
+    phase.tasks?.forEach((t, j) =>
+      check(t.timeout, TASK_TIMEOUT, ["tasks", i, "tasks", j, "timeout"])
+    );
+  });
+}
 
 function checkShape(
   phase: Record<string, unknown>,
@@ -242,27 +281,45 @@ export const JobRecord = z.object({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
+/**
+ * Set when the job's results are gone from the results stream (recreated,
+ * aged out, purged): `results` then shows what is left, not what happened.
+ */
+const ResultsLost = {
+  results_lost: z.literal(true).optional(),
+  results_lost_reason: z.string().optional(),
+};
+
 /** `GET /job/:id`. */
 export const JobView = JobRecord.omit({ res_seq: true, res_last: true }).extend(
   {
+    ...ResultsLost,
     results: z.record(z.string(), z.record(z.string(), NodeResult)),
   },
 );
 export type JobView = z.infer<typeof JobView>;
 
-/** One row of `GET /jobs`. */
-export const JobSummary = JobRecord.omit({
-  res_seq: true,
-  res_last: true,
-  tasks: true,
-})
-  .extend({ steps: z.number().int() });
+/**
+ * How many nodes ended a step each way: what a list shows as progress
+ * (`{"0": {"success": 998, "failed": 2}}`); `GET /job/:id` has the results.
+ */
+export const StepCounts = z.record(
+  z.string(),
+  z.partialRecord(ResultStatus, z.number().int()),
+);
+export type StepCounts = z.infer<typeof StepCounts>;
+
+/**
+ * One row of `GET /jobs`: the record with its tasks (a list shows how many
+ * steps there are) and per-step counts under `results` (how many are done,
+ * the reference dashboard's `Object.keys(results)`), never outputs.
+ */
+export const JobSummary = JobRecord.omit({ res_seq: true, res_last: true })
+  .extend({ steps: z.number().int(), results: StepCounts, ...ResultsLost });
 export type JobSummary = z.infer<typeof JobSummary>;
 
-export const JobList = z.object({
-  jobs: z.array(JobSummary),
-  next: z.string().optional(),
-});
+/** `GET /jobs`: a bare array; the next page is in the `Link` header. */
+export const JobList = z.array(JobSummary);
 export type JobList = z.infer<typeof JobList>;
 
 export const ApiError = z.object({ error: z.string() });

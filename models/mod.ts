@@ -7,4 +7,5 @@ export * from "./messages.ts";
 export * from "./config.ts";
 export * from "./controller.ts";
 export * from "./auth.ts";
+export * from "./live.ts";
 export const VERSION = "0.1.0";

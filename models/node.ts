@@ -30,13 +30,40 @@ export const NodeRecord = z.object({
 });
 export type NodeRecord = z.infer<typeof NodeRecord>;
 
-/** `GET /nodes` and `GET /node/:id`: the record with liveness judged by the controller. */
+/**
+ * `GET /nodes` and `GET /node/:id`: the record with liveness judged by the
+ * controller. `backends` is a list of names, as the reference's API has it
+ * (its dashboard lists them); `actions` says what each backend offers.
+ */
 export const NodeView = NodeRecord.omit({ cmd_seq: true, resume_seq: true })
   .extend({
+    backends: z.array(z.string()),
+    actions: z.record(z.string(), z.array(z.string())),
     /** `revoked`: its credentials were revoked (`POST /node/:id/revoke`). */
     status: z.enum(["online", "offline", "revoked"]),
   });
 export type NodeView = z.infer<typeof NodeView>;
+
+/**
+ * A node's identity as enrolled (KV `grid_enroll`, written by controllers
+ * only): the groups it may join, its current NATS user and the ones it no
+ * longer uses, and whether it was revoked.
+ */
+export const NodeEnrollment = z.object({
+  id: z.string(),
+  groups: z.array(z.string()),
+  /** Public key of its current NATS user. */
+  user: z.string(),
+  enrolled_at: z.string(),
+  enrolled_by: z.string(),
+  /** Users of earlier enrollments: revoked when replaced. */
+  retired: z.array(z.object({ user: z.string(), at: z.string() })).default(
+    [],
+  ),
+  revoked_at: z.string().optional(),
+  revoked_by: z.string().optional(),
+});
+export type NodeEnrollment = z.infer<typeof NodeEnrollment>;
 
 export const StatusView = z.object({
   status: z.literal("active"),
@@ -50,5 +77,17 @@ export const StatusView = z.object({
     max_concurrent: z.number(),
     max_pending: z.number(),
   }),
+  /**
+   * Records read from NATS that were malformed and skipped since this
+   * controller started, by where they were (`jobs`, `claims`, `results`…).
+   */
+  bad_records: z.record(z.string(), z.number()).optional(),
+  /** GRID_RES: `problem` says when jobs' results are gone with it. */
+  results_stream: z.object({
+    created: z.string().optional(),
+    first_seq: z.number().optional(),
+    last_seq: z.number().optional(),
+    problem: z.string().optional(),
+  }).optional(),
 });
 export type StatusView = z.infer<typeof StatusView>;

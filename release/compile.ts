@@ -27,6 +27,14 @@ export interface DenoJson {
 
 export type ProgramName = "grid" | "gridw" | "gridc";
 
+/**
+ * Files a program reads at run time, carried inside its binary
+ * (`deno compile --include`): the controller serves the web dashboard.
+ */
+export const PROGRAM_INCLUDES: Partial<Record<ProgramName, string[]>> = {
+  grid: ["web"],
+};
+
 /** Each shipped program and the dev task that runs it from source. */
 export const PROGRAM_TASKS: Record<ProgramName, string> = {
   grid: "controller",
@@ -45,6 +53,8 @@ export interface Program {
   permissions: PermissionSet;
   /** V8 tuning from the dev task (`--v8-flags=...`), compiled in. */
   v8Flags?: string[];
+  /** Files and directories carried in the binary (PROGRAM_INCLUDES). */
+  include?: string[];
 }
 
 export class BuildError extends Error {
@@ -109,7 +119,16 @@ export function programsFrom(config: DenoJson): Program[] {
           `deno.json: task "${task}" uses permission set "${permissionSet}", which permissions does not define`,
         );
       }
-      return { name, task, entry, permissionSet, permissions, v8Flags };
+      const include = PROGRAM_INCLUDES[name];
+      return {
+        name,
+        task,
+        entry,
+        permissionSet,
+        permissions,
+        v8Flags,
+        ...(include ? { include } : {}),
+      };
     },
   );
 }
@@ -128,6 +147,7 @@ export function compileArgs(
     ...(p.v8Flags ?? []),
     // A missing permission is an error in a shipped binary, never a question.
     "--no-prompt",
+    ...(p.include ?? []).flatMap((path) => ["--include", path]),
     "--target",
     opts.target,
     "--output",

@@ -83,6 +83,7 @@ say(
 say(`the cluster keeps running. In another terminal try:
       deno task gridc -a ${cluster.api} node list
       deno task gridc -a ${cluster.api} job run -t group:web ping echo message=hello --wait
+    or open the dashboard at ${cluster.api}/ and sign in with the admin token.
     Press Ctrl-C to stop everything.`);
 
 await new Promise<void>((resolve) => {

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import {
   authHeaders,
+  enrollTo,
   httpRequest,
   type Json,
   jsonOr,
@@ -27,10 +28,18 @@ export interface WorkerSpec {
   drain?: string;
   /** Permission flags instead of `-P=worker` (tests that add a stand-in program). */
   permissions?: string[];
+  /** Groups it is enrolled with; default: `groups` (it may claim more). */
+  enrolled?: string[];
+  /** A creds file of its own choosing instead of enrolling (attack tests). */
+  credentials?: string | null;
 }
 
 export interface ClusterOptions {
   workers?: WorkerSpec[];
+  /** The controller uses a nats-server the test runs, at `natsPort`. */
+  externalNats?: boolean;
+  /** TLS on the controller's nats-server; workers trust `ca`. */
+  natsTls?: { cert: string; key: string; ca: string };
   maxConcurrent?: number;
   maxPending?: number;
   taskTimeout?: string;
@@ -84,12 +93,18 @@ export class Cluster {
   max_body: ${o.maxBody ?? 1048576}
 nats:
   name: test-controller
-  server:
-    host: 127.0.0.1
-    port: ${this.natsPort}
+${
+      o.externalNats
+        ? `  server: {enabled: false}\n  client: {urls: [${this.natsUrl}]}`
+        : `  server:\n    host: 127.0.0.1\n    port: ${this.natsPort}`
+    }
   jetstream:
     store_dir: ${join(this.dir, "jetstream")}
-scheduler:
+${
+      o.natsTls
+        ? `  tls: {cert: ${o.natsTls.cert}, key: ${o.natsTls.key}, ca: ${o.natsTls.ca}}\n`
+        : ""
+    }scheduler:
   max_concurrent: ${o.maxConcurrent ?? 5}
   max_pending: ${o.maxPending ?? 100}
   task_timeout: ${o.taskTimeout ?? "60s"}
@@ -142,19 +157,39 @@ nodes:
     await killAll("nats-server", kids, 20_000);
   }
 
+  /** Where worker `id`'s creds file is kept. */
+  credsFile(id: string): string {
+    return join(this.dir, `${id}.creds`);
+  }
+
   workerConfig(w: WorkerSpec): string {
+    const creds = w.credentials === undefined
+      ? this.credsFile(w.id)
+      : w.credentials;
     return `nats:
   name: ${w.id}
   client:
     urls: ${this.natsUrl}
-worker:
+${creds === null ? "" : `    credentials: ${creds}\n`}${
+      this.opts.natsTls ? `    tls: {ca: ${this.opts.natsTls.ca}}\n` : ""
+    }worker:
   groups: [${(w.groups ?? []).join(", ")}]
   heartbeat_interval: ${w.heartbeat ?? "500ms"}
   drain_timeout: ${w.drain ?? "1s"}
 ${w.extra ?? ""}`;
   }
 
+  /** Enrolls it (once) as an admin would, then starts it with its creds. */
   async startWorker(w: WorkerSpec): Promise<Proc> {
+    if (w.credentials === undefined) {
+      await enrollTo(
+        this.api,
+        this.token,
+        w.id,
+        w.enrolled ?? w.groups ?? [],
+        this.credsFile(w.id),
+      );
+    }
     const file = join(this.dir, `${w.id}.yaml`);
     await Deno.writeTextFile(file, this.workerConfig(w));
     const perms = w.permissions ?? ["-P=worker"];
@@ -172,7 +207,8 @@ ${w.extra ?? ""}`;
   async nodes(): Promise<{ id: string; status: string }[]> {
     const r = await this.request("GET", "/nodes");
     if (r.status !== 200) throw new Error(`GET /nodes: ${r.status}`);
-    return r.json.nodes;
+    // A bare array (the reference's shape), or {nodes} from older controllers.
+    return Array.isArray(r.json) ? r.json : r.json.nodes;
   }
 
   async waitOnline(ids: string[]): Promise<void> {

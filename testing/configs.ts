@@ -73,6 +73,8 @@ export interface WorkerOptions {
   groups?: string[];
   heartbeat?: string;
   drain?: string;
+  /** Its creds file. */
+  credentials?: string;
 }
 
 /** A worker's config listing the servers `urls` in that order. */
@@ -85,7 +87,7 @@ export function workerConfig(
   name: ${id}
   client:
     urls: [${urls.join(", ")}]
-worker:
+${o.credentials ? `    credentials: ${o.credentials}\n` : ""}worker:
   groups: [${(o.groups ?? []).join(", ")}]
   heartbeat_interval: ${o.heartbeat ?? "500ms"}
   drain_timeout: ${o.drain ?? "1s"}

@@ -8,6 +8,7 @@
 import type { Member } from "./configs.ts";
 import {
   authHeaders,
+  enrollTo,
   httpRequest,
   type Json,
   jsonOr,
@@ -15,6 +16,7 @@ import {
 } from "./http.ts";
 import { jetstreamState, waitReplicasCurrent } from "./jetstream.ts";
 import { ControllerProcs } from "./set_procs.ts";
+import { keysDirOf } from "./nats.ts";
 import { waitFor } from "./wait.ts";
 
 const TERMINAL = ["completed", "failed", "cancelled"];
@@ -36,6 +38,18 @@ export class ControllerSet extends ControllerProcs {
       if (t !== undefined) this.#tokens.set(m, t);
     }
     return t;
+  }
+
+  /** Enrolls worker `id` through the first controller that answers, once. */
+  protected override async enroll(id: string, groups: string[]): Promise<void> {
+    const m = this.members.find((m) => m.proc?.running) ?? this.members[0]!;
+    await enrollTo(
+      `http://127.0.0.1:${m.api}`,
+      this.token(m),
+      id,
+      groups,
+      this.credsFile(id),
+    );
   }
 
   /** Until every running controller's API answers; throws at once if one exits. */
@@ -146,10 +160,10 @@ export class ControllerSet extends ControllerProcs {
         const m = pick();
         if (!m) return false;
         const r = await this.api(m, "GET", "/nodes");
+        // A bare array (the reference's shape), or {nodes} from older controllers.
+        const nodes: Json[] = Array.isArray(r.json) ? r.json : r.json.nodes;
         return ids.every((id) =>
-          (r.json.nodes as Json[]).some((n) =>
-            n.id === id && n.status === "online"
-          )
+          nodes.some((n) => n.id === id && n.status === "online")
         );
       },
       timeoutMs,
@@ -168,8 +182,8 @@ export class ControllerSet extends ControllerProcs {
     await waitFor(
       `job ${id} via ${m.name}`,
       async () => {
-        const { jobs } = await this.get(m, "/jobs?limit=1000");
-        const j = (jobs as Json[]).find((j) => j.id === id);
+        const jobs: Json[] = await this.get(m, "/jobs?limit=1000");
+        const j = jobs.find((j) => j.id === id);
         return j && TERMINAL.includes(j.status);
       },
       timeoutMs,
@@ -183,7 +197,11 @@ export class ControllerSet extends ControllerProcs {
    * current, as `via`'s server sees them.
    */
   async waitReplicasCurrent(via: Member, timeoutMs = 60_000): Promise<void> {
-    await waitReplicasCurrent(this.natsUrl(via), timeoutMs);
+    await waitReplicasCurrent(
+      this.natsUrl(via),
+      keysDirOf(this.dir),
+      timeoutMs,
+    );
   }
 
   /**
@@ -198,7 +216,7 @@ export class ControllerSet extends ControllerProcs {
       await waitFor(
         `${m.name} to see ${names()} online`,
         async () => {
-          const { controllers } = await this.get(m, "/controllers");
+          const controllers: Json[] = await this.get(m, "/controllers");
           return names().every((n) =>
             (controllers as Json[]).some((c) =>
               c.id === n && c.status === "online"
@@ -219,6 +237,7 @@ export class ControllerSet extends ControllerProcs {
   async jetstreamState(): Promise<string> {
     return await jetstreamState(
       this.running().map((m) => this.natsUrl(m)),
+      keysDirOf(this.dir),
       () => {
         const job = this.waitingFor;
         if (job === undefined) return [];

@@ -69,3 +69,38 @@ export function readBootstrapToken(configFile: string): string | undefined {
     throw e;
   }
 }
+
+/**
+ * Enrolls node `id` through the API at `api` with the admin `token` and
+ * writes its creds file (mode 0600) to `file`, unless `file` exists (a
+ * restarted worker keeps its identity).
+ */
+export async function enrollTo(
+  api: string,
+  token: string | undefined,
+  id: string,
+  groups: string[],
+  file: string,
+): Promise<string> {
+  try {
+    await Deno.stat(file);
+    return file;
+  } catch {
+    // not enrolled yet
+  }
+  const r = await httpRequest(
+    `${api}/nodes/enroll`,
+    "POST",
+    {
+      id,
+      groups,
+    },
+    30_000,
+    token,
+  );
+  if (r.status !== 201) {
+    throw new Error(`enrolling ${id}: ${r.status} ${r.text}`);
+  }
+  await Deno.writeTextFile(file, JSON.parse(r.text).creds, { mode: 0o600 });
+  return file;
+}

@@ -3,7 +3,8 @@
  * streams and consumers: whether every replica is current, and where a
  * stalled job waits (for a failing test's or the soak's dump).
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectAsController } from "./nats.ts";
 import {
   type ConsumerInfo,
   type JetStreamManager,
@@ -58,9 +59,10 @@ async function consumers(
  */
 export async function waitReplicasCurrent(
   url: string,
+  keysDir: string,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const nc = await connect({ servers: url });
+  const nc = await connectAsController(keysDir, { servers: url });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     await waitFor(
@@ -91,10 +93,11 @@ export async function waitReplicasCurrent(
  */
 export async function jetstreamState(
   servers: string[],
+  keysDir: string,
   readers: () => JobReader[],
 ): Promise<string> {
   if (servers.length === 0) return "jetstream: no server running";
-  const nc = await connect({ servers, timeout: 3000 });
+  const nc = await connectAsController(keysDir, { servers, timeout: 3000 });
   const out: string[] = [];
   try {
     const jsm = await jetstreamManager(nc, { timeout: 3000 });

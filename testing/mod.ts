@@ -14,3 +14,5 @@ export * from "./ports.ts";
 export * from "./proc.ts";
 export * from "./set_procs.ts";
 export * from "./wait.ts";
+export * from "./nats.ts";
+export * from "./certs.ts";

@@ -116,10 +116,28 @@ export class ControllerProcs {
     return m.proc;
   }
 
-  /** Starts a worker listing `urls` (in that order). */
-  startWorker(id: string, urls: string[], o: WorkerOptions = {}): Proc {
+  /** Where worker `id`'s creds file is kept. */
+  credsFile(id: string): string {
+    return join(this.dir, `${id}.creds`);
+  }
+
+  /** Gives worker `id` its identity (a creds file); the set does it through an API. */
+  protected enroll(_id: string, _groups: string[]): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Enrolls (once) and starts a worker listing `urls` (in that order). */
+  async startWorker(
+    id: string,
+    urls: string[],
+    o: WorkerOptions = {},
+  ): Promise<Proc> {
+    await this.enroll(id, o.groups ?? []);
     const file = join(this.dir, `${id}.yaml`);
-    Deno.writeTextFileSync(file, workerConfig(id, urls, o));
+    Deno.writeTextFileSync(
+      file,
+      workerConfig(id, urls, { ...o, credentials: this.credsFile(id) }),
+    );
     const p = this.#start(
       id,
       ["run", "-P=worker", "worker/main.ts", "-c", file],

@@ -17,6 +17,7 @@ import {
   httpRequest,
   type Json,
   killPid,
+  makeCerts,
   type Member,
   pidAlive,
   Proc,
@@ -52,12 +53,13 @@ function bodyFor(method: string, path: string): unknown {
 }
 
 const concrete = (path: string) =>
-  path.replace(":id", "w1").replace(":name", "ci");
+  path.replace(":id", "w1").replace(":name", "ci").replace(":step", "0")
+    .replace(":node", "w1");
 
 async function jobCount(c: Cluster): Promise<number> {
   const r = await c.request("GET", "/jobs?limit=1000");
   assert.equal(r.status, 200);
-  return r.json.jobs.length;
+  return r.json.length;
 }
 
 Deno.test("api auth: every route refuses no token, a wrong, a revoked and a too narrow one", async () => {
@@ -75,7 +77,12 @@ Deno.test("api auth: every route refuses no token, a wrong, a revoked and a too 
     const wrong = `grid_${"A".repeat(43)}`;
     const before = await jobCount(c);
 
-    for (const route of table) {
+    // Open to anyone: the dashboard's files and the probes, which hold no data.
+    assert.deepEqual(
+      table.filter((r) => r.open).map((r) => `${r.method} ${r.path}`).sort(),
+      ["GET /", "GET /healthz", "GET /readyz", "GET /ui/*"],
+    );
+    for (const route of table.filter((r) => !r.open)) {
       assert.ok(route.scope, `${route.method} ${route.path} has no guard`);
       const path = concrete(route.path);
       const body = bodyFor(route.method, route.path);
@@ -170,7 +177,7 @@ Deno.test("api auth: audit entries and submitted_by, read back through GET /audi
     assert.equal(sub.json.submitted_by, "deployer");
     const done = await c.waitJob(id);
     assert.equal(done.submitted_by, "deployer");
-    const listed = (await c.request("GET", "/jobs")).json.jobs as Json[];
+    const listed = (await c.request("GET", "/jobs")).json as Json[];
     assert.equal(listed.find((j) => j.id === id).submitted_by, "deployer");
     assert.equal(
       (await c.request("POST", `/job/${id}/cancel`, undefined, deployer))
@@ -206,11 +213,16 @@ Deno.test("api auth: audit entries and submitted_by, read back through GET /audi
       assert.ok(!Number.isNaN(Date.parse(e.at)));
     }
     assert.match((page.json.entries as Json[])[3].error, /already completed/);
-    // Paging: the next page goes on from there, the oldest entry first made.
+    // Paging: the next page goes on from there, back to the first entry:
+    // the worker's enrollment, made by the harness as an admin would.
     const older = await c.request("GET", `/audit?before=${page.json.next}`);
-    const first = (older.json.entries as Json[]).at(-1);
-    assert.equal(first.action, "token.create");
-    assert.equal(first.target, "deployer");
+    const rest = (older.json.entries as Json[]).map((e) =>
+      [e.who, e.action, e.target ?? "", e.outcome].join(" ")
+    );
+    assert.deepEqual(rest, [
+      "bootstrap token.create deployer ok",
+      "bootstrap node.enroll w1 ok",
+    ]);
     assert.equal(older.json.next, undefined);
   });
 });
@@ -287,66 +299,6 @@ nats:
     assert.equal(await statusVia(a), 401);
   });
 });
-
-/** A CA and a server certificate for 127.0.0.1 it signed, made by openssl. */
-async function makeCerts(dir: string): Promise<void> {
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-  await run(
-    "req",
-    "-x509",
-    ...ec,
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=grid test CA",
-  );
-  await run(
-    "req",
-    ...ec,
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  );
-  await Deno.writeTextFile(
-    join(dir, "ext.cnf"),
-    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  await run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  );
-}
 
 async function gridc(
   dir: string,

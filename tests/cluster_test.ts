@@ -68,9 +68,9 @@ function clusterTest(
       for (const m of set.members) set.start(m);
       await set.readyAll();
       const workers = ["w1", "w2", "w3"];
-      workers.forEach((id, i) =>
-        set.startWorker(id, preferring(set.natsUrls(), i))
-      );
+      for (const [i, id] of workers.entries()) {
+        await set.startWorker(id, preferring(set.natsUrls(), i));
+      }
       await set.waitSettled(workers);
       await fn(set, workers);
     });
@@ -85,7 +85,7 @@ async function waitStep(
   step: number,
 ): Promise<void> {
   await waitFor(`step ${step} of ${job} to run on every worker`, async () => {
-    const { nodes } = await set.get(via, "/nodes");
+    const nodes = await set.get(via, "/nodes");
     return nodes.filter((n: Json) =>
       n.running?.job === job && n.running.step === step
     ).length === set.workers.size;
@@ -143,7 +143,7 @@ clusterTest(
     // GET /controllers lists the peers and who is alive.
     const alive = set.running()[0]!;
     const controllers = await waitFor("two controllers online", async () => {
-      const { controllers } = await set.get(alive, "/controllers");
+      const controllers = await set.get(alive, "/controllers");
       return controllers.filter((c: Json) => c.status === "online").length === 2
         ? controllers
         : undefined;
@@ -264,8 +264,8 @@ nodes: {offline_after: 5s}
     await set.ready(a);
     set.start(b);
     await set.ready(b);
-    set.startWorker("w1", [set.natsUrl(a)]);
-    set.startWorker("w2", [set.natsUrl(a)]);
+    await set.startWorker("w1", [set.natsUrl(a)]);
+    await set.startWorker("w2", [set.natsUrl(a)]);
     await set.waitOnline(["w1", "w2"], b);
     const ids: string[] = [];
     for (let i = 0; i < 16; i++) {
@@ -304,8 +304,8 @@ nodes: {offline_after: 5s}
     const listA = await set.get(a, "/jobs?limit=100");
     const listB = await set.get(b, "/jobs?limit=100");
     assert.deepEqual(
-      listA.jobs.map((j: Json) => j.id),
-      listB.jobs.map((j: Json) => j.id),
+      listA.map((j: Json) => j.id),
+      listB.map((j: Json) => j.id),
     );
     assert.ok(owners.size >= 1);
   });

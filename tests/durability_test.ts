@@ -17,7 +17,7 @@ Deno.test("durability: a controller crash mid-job loses and repeats nothing", as
     });
     await waitFor("step 1 to be running on both nodes", async () => {
       const nodes = (await c.request("GET", `/nodes`)).json;
-      return nodes.nodes.every((n: { running?: { step: number } }) =>
+      return nodes.every((n: { running?: { step: number } }) =>
         n.running?.step === 1
       );
     });

@@ -104,8 +104,13 @@ Deno.test("gridc: every command against a real controller", async (t) => {
       assert.equal(table.code, 0);
       assert.match(table.stdout, /db-01/);
       const l = json(await gridc(c, "-o", "json", "job", "list", "-n", "1"));
-      assert.equal(l.jobs.length, 1);
-      assert.equal(l.jobs[0].id, id);
+      assert.equal(l.length, 1);
+      assert.equal(l[0].id, id);
+      // A unique prefix of the id names the job.
+      const short = json(
+        await gridc(c, "-o", "json", "job", "get", id.slice(0, 14)),
+      );
+      assert.equal(short.id, id);
       const human = await gridc(c, "job", "list", "--status", "completed");
       assert.equal(human.code, 0);
       assert.match(human.stdout, new RegExp(id));
@@ -215,7 +220,7 @@ Deno.test("gridc: every command against a real controller", async (t) => {
     });
 
     await t.step(
-      "node enroll: a private file, or none when refused; never over one",
+      "node enroll and revoke: the creds file a worker runs with, cut off on revoke",
       async () => {
         const out = join(c.dir, "web-09.creds");
         const r = await gridc(
@@ -228,14 +233,36 @@ Deno.test("gridc: every command against a real controller", async (t) => {
           "--out",
           out,
         );
-        if (r.code === 0) {
-          assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
-          await Deno.remove(out);
-        } else {
-          // Until enrollment is wired in, the controller refuses it.
-          assert.equal(r.code, 4, r.stderr);
-          await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
-        }
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((await Deno.stat(out)).mode! & 0o777, 0o600);
+        assert.match(await Deno.readTextFile(out), /BEGIN NATS USER JWT/);
+        const w = await c.startWorker({
+          id: "web-09",
+          groups: ["web"],
+          credentials: out,
+        });
+        await c.waitOnline(["web-09"]);
+        const revoked = await gridc(c, "node", "revoke", "web-09");
+        assert.equal(revoked.code, 0, revoked.stderr);
+        await waitFor("web-09 to be cut off", () => !w.running, 5000);
+        const info = json(
+          await gridc(c, "-o", "json", "node", "info", "web-09"),
+        );
+        assert.equal(info.status, "revoked");
+        // Refused (no admin token): no file is left behind.
+        const other = join(c.dir, "web-10.creds");
+        const refused = await gridc(
+          c,
+          "--token",
+          "grid_not-a-token",
+          "node",
+          "enroll",
+          "web-10",
+          "--out",
+          other,
+        );
+        assert.equal(refused.code, 4, refused.stderr);
+        await assert.rejects(() => Deno.stat(other), Deno.errors.NotFound);
         await Deno.writeTextFile(out, "mine\n");
         const again = await gridc(c, "node", "enroll", "web-09", "--out", out);
         assert.equal(again.code, 3);

@@ -170,6 +170,13 @@ Deno.test("release: each program is built from its dev task's entry with its per
         `${p.name}: run must be a list of paths`,
       );}
   }
+  // grid carries the web dashboard's files; the others carry none.
+  for (const p of ps) {
+    const args = compileArgs(p, { target: TARGET, output: "/tmp/x" });
+    const at = args.indexOf("--include");
+    if (p.name === "grid") assert.equal(args[at + 1], "web");
+    else assert.equal(at, -1, `${p.name} carries no extra files`);
+  }
   // The shipped nats-server is installed where the controller may run it.
   const grid = ps.find((p) => p.name === "grid")!;
   assert.ok(
@@ -223,6 +230,14 @@ Deno.test("release: deno compile embeds exactly each dev permission set", async 
       assert.equal(meta.entrypoint_key, p.entry);
       assert.equal((meta.permissions as { prompt: boolean }).prompt, false);
     }
+    // The controller's binary carries the dashboard it serves.
+    const gridBytes = await Deno.readFile(
+      results.find((r) => r.p.name === "grid")!.output,
+    );
+    const marker = new TextEncoder().encode(
+      await Deno.readTextFile(join(ROOT, "web", "app.js")),
+    );
+    assert.ok(contains(gridBytes, marker), "grid embeds web/app.js");
     // The check notices a difference.
     const grid = results.find((r) => r.p.name === "grid")!;
     const meta = readCompileMetadata(await Deno.readFile(grid.output))!;
@@ -809,3 +824,18 @@ Deno.test({
     });
   },
 });
+
+/** Whether `hay` holds `needle` somewhere. */
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (
+    let i = hay.indexOf(needle[0]!);
+    i >= 0 && i + needle.length <= hay.length;
+    i = hay.indexOf(needle[0]!, i + 1)
+  ) {
+    for (let j = 1; j < needle.length; j++) {
+      if (hay[i + j] !== needle[j]) continue outer;
+    }
+    return true;
+  }
+  return false;
+}

@@ -5,7 +5,7 @@
  * a controller re-sending it would.
  */
 import assert from "node:assert/strict";
-import { connect, headers } from "@nats-io/transport-node";
+import { headers } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { ResultEvent, RunCommand } from "../models/messages.ts";
@@ -19,7 +19,12 @@ import {
   subjects,
 } from "../lib/topology.ts";
 import { encodeJson } from "../lib/nats.ts";
-import { waitFor, withCluster } from "./harness.ts";
+import {
+  connectAsController,
+  keysDirOf,
+  waitFor,
+  withCluster,
+} from "./harness.ts";
 
 Deno.test("worker: after a restart, a live re-send of an attempt it ran is not run again", async () => {
   await withCluster(
@@ -35,7 +40,9 @@ Deno.test("worker: after a restart, a live re-send of an attempt it ran is not r
       const job = await c.waitJob(id);
       assert.equal(job.status, "completed", JSON.stringify(job));
 
-      const nc = await connect({ servers: c.natsUrl });
+      const nc = await connectAsController(keysDirOf(c.dir), {
+        servers: c.natsUrl,
+      });
       try {
         const jsm = await jetstreamManager(nc);
         const js = jetstream(nc);
@@ -141,12 +148,17 @@ Deno.test("worker: a live command behind the resume point runs once if it was ne
       assert.equal(job.status, "completed");
     }
     const w = c.workers.get("n1")!;
-    const nc = await connect({ servers: c.natsUrl });
+    const nc = await connectAsController(keysDirOf(c.dir), {
+      servers: c.natsUrl,
+    });
     try {
-      // Straight to the delivery subject, as the server's republish would,
+      // Straight to the delivery subject, as the server's republish would
+      // (with its headers: only a controller's identity may publish there),
       // with a sequence the worker has passed. One connection: in order.
       const deliver = (body: unknown) => {
         const h = headers();
+        h.set("Nats-Stream", STREAM_COMMANDS);
+        h.set("Nats-Subject", subjects.command("n1"));
         h.set(HDR_SEQUENCE, "1");
         h.set(HDR_LAST_SEQUENCE, "0");
         nc.publish(

@@ -7,11 +7,13 @@ import { WorkerConfig } from "../models/config.ts";
 import { KILL_PATH } from "../models/backend_table.ts";
 import { parseDaemonArgs, shutdownSignal } from "../lib/cli.ts";
 import { ConfigError, loadConfig } from "../lib/config_file.ts";
-import { die, logger, setLogLevel } from "../lib/log.ts";
+import { die, logger, setLogFormat, setLogLevel } from "../lib/log.ts";
 import { connectNats } from "../lib/nats.ts";
 import { createBackends } from "../backends/mod.ts";
 import { createExec } from "../backends/exec.ts";
 import { Agent } from "./agent.ts";
+import { inboxFor } from "./nats_logs.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { formatSelfCheck, selfCheck } from "./self_check.ts";
 
 const USAGE = `gridw — the GRID worker
@@ -40,6 +42,7 @@ function releaseNatsServer(): string {
 
 /** Runs the program with `args` (its command line) until it is stopped. */
 export async function main(argv: string[]): Promise<void> {
+  setLogFormat(Deno.env.get("GRID_LOG_FORMAT"));
   setLogLevel(Deno.env.get("GRID_LOG"));
   const args = parseDaemonArgs(
     argv,
@@ -70,9 +73,12 @@ export async function main(argv: string[]): Promise<void> {
     );
     Deno.exit(check.ok ? 0 : 1);
   }
-  const nc = await connectNats({
-    servers: config.nats.client.urls,
-    name: config.nats.name,
+  const nc = await connect(config);
+  // Revoked or refused credentials close the connection for good: say so
+  // and stop, rather than sit there unable to take or report anything.
+  nc.closed().then((err) => {
+    if (!err || stopping) return;
+    die(`nats: connection closed: ${refusal(err)}`);
   });
   const agent = new Agent({
     nc,
@@ -86,10 +92,52 @@ export async function main(argv: string[]): Promise<void> {
   });
   await agent.start();
   const sig = await shutdownSignal();
+  stopping = true;
   log.info("shutting down", { signal: sig });
   await agent.stop(config.worker.drain_timeout);
   await nc.drain().catch(() => {});
   Deno.exit(0);
+}
+
+let stopping = false;
+
+/** Connects as this node: its creds, its private inbox, the CA it trusts. */
+async function connect(config: WorkerConfig): Promise<NatsConnection> {
+  const { credentials, tls, urls } = config.nats.client;
+  let creds: Uint8Array | undefined;
+  if (credentials) {
+    try {
+      creds = await Deno.readFile(credentials);
+    } catch (e) {
+      die(
+        `nats.client.credentials: cannot read ${credentials}: ${
+          (e as Error).message
+        }`,
+        2,
+      );
+    }
+  }
+  try {
+    return await connectNats({
+      servers: urls,
+      name: config.nats.name,
+      inboxPrefix: inboxFor(config.nats.name),
+      ...(creds ? { creds } : {}),
+      ...(tls ? { caFile: tls.ca } : {}),
+    });
+  } catch (e) {
+    die(`nats: cannot connect to ${urls.join(", ")}: ${refusal(e)}`);
+  }
+}
+
+/** What an operator should do about a connection the server refused. */
+function refusal(e: unknown): string {
+  const text = (e as Error)?.message ?? String(e);
+  return /authori[sz]ation|authentication|revoked/i.test(text)
+    ? `${text}: the server refused this node's credentials (revoked, or ` +
+      "not enrolled); enroll it with `gridc node enroll ID --groups ...` and " +
+      "point nats.client.credentials at the .creds file"
+    : text;
 }
 
 if (import.meta.main) await main(Deno.args);

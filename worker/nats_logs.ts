@@ -6,18 +6,37 @@
  * Each republished command carries its stream sequence and the sequence
  * of the previous command for this node, so a gap (a message lost while
  * disconnected) is noticed and filled from the stream.
+ *
+ * A worker is a user of the WORKERS account (lib/access.ts): it reaches
+ * GRID's JetStream API under WORKER_API_PREFIX, and only for its own
+ * subjects. So its reads are by subject (direct get) and through its own
+ * named consumer, never stream-wide; and a live message counts only when
+ * the server's republish headers say it came from its own command subject.
  */
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { jetstreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  type Consumer,
+  DeliverPolicy,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { ResultEvent } from "../models/messages.ts";
 import type { NodeRecord } from "../models/node.ts";
 import { AckedPublisher } from "../lib/acked.ts";
-import { type Clock, sleep } from "../lib/clock.ts";
+import type { Clock } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
 import { encodeJson } from "../lib/nats.ts";
-import { jetstreamClient, readRange } from "../lib/ordered.ts";
+import { API_TIMEOUT_MS, readConsumer } from "../lib/ordered.ts";
+import {
+  commandConsumer,
+  isGenuineDelivery,
+  WORKER_API_PREFIX,
+  workerInbox,
+} from "../lib/access.ts";
 import {
   BUCKET_NODES,
   HDR_LAST_SEQUENCE,
@@ -37,17 +56,24 @@ import {
 
 const log = logger("gridw");
 
-/** Opens node `id`'s logs, waiting for the controller to create the bucket. */
+/** The inbox prefix node `id` must connect with: replies to it come there. */
+export const inboxFor = workerInbox;
+
+/** Opens node `id`'s logs on a connection made with `inboxFor(id)`. */
 export async function openNatsLogs(
   nc: NatsConnection,
   id: string,
-  clock: Clock,
+  _clock: Clock,
 ): Promise<WorkerLogs> {
-  const js = jetstreamClient(nc);
+  const opts = { apiPrefix: WORKER_API_PREFIX, timeout: API_TIMEOUT_MS };
+  const js = jetstream(nc, opts);
+  // No account-info check: $JS.API.INFO is not among a worker's subjects.
+  const jsm = await jetstreamManager(nc, { ...opts, checkAPI: false });
   // Results: acks on one inbox, not one request each.
-  const pub = new AckedPublisher(nc);
-  const kv = await openBucket(nc, clock);
-  const jsm = await jetstreamManager(nc);
+  const pub = new AckedPublisher(nc, 5000, workerInbox(id));
+  // Reads by subject (direct get), which a worker's permissions can scope;
+  // opening sends nothing, so a missing bucket shows at the first write.
+  const kv = await new Kvm(js).open(BUCKET_NODES, { allow_direct: true });
   return {
     commands: commandLog(nc, js, jsm, id),
     results: resultLog(nc, jsm, pub),
@@ -66,6 +92,15 @@ function commandLog(
       let following = true;
       const sub = nc.subscribe(subjects.delivery(id), {
         callback: (_err, msg) => {
+          // Anything else on our subject is a reply another worker steered
+          // here, not a command: it is dropped.
+          const h = msg.headers;
+          if (!isGenuineDelivery(msg.subject, (k) => h?.values(k) ?? [], id)) {
+            log.warn("dropping a message that is not a command for this node", {
+              subject: msg.subject,
+            });
+            return;
+          }
           const d: Delivery = {
             seq: Number(msg.headers?.get(HDR_SEQUENCE)),
             prev: Number(msg.headers?.get(HDR_LAST_SEQUENCE) || 0),
@@ -91,18 +126,27 @@ function commandLog(
       };
     },
     async newest() {
-      const m = await jsm.streams.getMessage(STREAM_COMMANDS, {
+      const m = await jsm.direct.getMessage(STREAM_COMMANDS, {
         last_by_subj: subjects.command(id),
       });
       return m?.seq ?? 0;
     },
-    read(from, to, fn) {
-      return readRange(
-        js,
-        STREAM_COMMANDS,
-        { filter: subjects.command(id), from, to, batch: 256, quietMs: 2000 },
-        (m) => fn(m.seq, m.data),
-      );
+    async read(from, to, fn) {
+      if (to < from) return from - 1;
+      const c = await ownConsumer(js, jsm, id, from);
+      try {
+        return await readConsumer(
+          c,
+          { from, to, batch: 256, quietMs: 2000 },
+          async (m) => {
+            // The consumer's filter is ours; the server said so, and so do we.
+            if (m.subject === subjects.command(id)) await fn(m.seq, m.data);
+          },
+        );
+      } finally {
+        await jsm.consumers.delete(STREAM_COMMANDS, commandConsumer(id))
+          .catch(() => {});
+      }
     },
   };
 }
@@ -125,16 +169,13 @@ function resultLog(
       }
     },
     async lastAttempt(job, step, node) {
-      try {
-        const m = await jsm.streams.getMessage(STREAM_RESULTS, {
-          last_by_subj: subjects.result(job, step, node),
-        });
-        return m ? (m.json<ResultEvent>().attempt ?? 0) : undefined;
-      } catch (e) {
-        // "no message found" is an answer: nothing was reported for it.
-        if (/no message found/i.test(String(e))) return undefined;
-        throw e;
-      }
+      // null: nothing was reported for it.
+      const m = await jsm.direct.getMessage(STREAM_RESULTS, {
+        last_by_subj: subjects.result(job, step, node),
+      });
+      if (!m) return undefined;
+      const attempt = (m.json<Partial<ResultEvent>>()).attempt;
+      return typeof attempt === "number" ? attempt : 0;
     },
   };
 }
@@ -151,18 +192,28 @@ function nodeBucket(kv: KV, id: string): NodeBucket {
   };
 }
 
-async function openBucket(nc: NatsConnection, clock: Clock): Promise<KV> {
-  const kvm = new Kvm(nc);
-  for (let warned = false;; warned = true) {
-    try {
-      return await kvm.open(BUCKET_NODES);
-    } catch (e) {
-      if (!warned) {
-        log.warn("waiting for the controller to create the nodes bucket", {
-          error: String(e),
-        });
-      }
-      await sleep(clock, 1000);
-    }
-  }
+/**
+ * This node's one consumer on GRID_CMD, starting at `from`. Its name is
+ * fixed (its permissions name it), so any earlier one goes first: a
+ * consumer's start cannot be changed. It ends by itself if forgotten.
+ */
+async function ownConsumer(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  id: string,
+  from: number,
+): Promise<Consumer> {
+  const name = commandConsumer(id);
+  await jsm.consumers.delete(STREAM_COMMANDS, name).catch(() => {});
+  await jsm.consumers.add(STREAM_COMMANDS, {
+    name,
+    filter_subject: subjects.command(id),
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: from,
+    ack_policy: AckPolicy.None,
+    inactive_threshold: nanos(60_000),
+    mem_storage: true,
+    num_replicas: 1,
+  });
+  return await js.consumers.get(STREAM_COMMANDS, name);
 }

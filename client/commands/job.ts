@@ -1,7 +1,7 @@
 /** `job run`, `job get`, `job list`, `job cancel`. */
-import type { JobView } from "../../models/job.ts";
+import type { JobSummary, JobView } from "../../models/job.ts";
 import { type Command, type JobSource, UsageError } from "../args.ts";
-import { type Context, EXIT, type Io, printJson } from "../context.ts";
+import { type Context, diag, EXIT, type Io, printJson } from "../context.ts";
 import {
   fileJob,
   type JobBody,
@@ -68,9 +68,7 @@ async function jobBody(
   );
   if (ignored.length > 0) {
     const keys = ignored.map((k) => `"${k}"`).join(", ");
-    io.stderr(
-      `gridc: warning: ${name}: ignoring ${keys} (not part of a job)\n`,
-    );
+    diag(io, `${name}: ignoring ${keys} (not part of a job)`, "warn");
   }
   return body;
 }
@@ -106,19 +104,35 @@ export async function jobList(
   ctx: Context,
   cmd: Cmd<"job list">,
 ): Promise<number> {
-  const { kind: _, ...query } = cmd;
-  const reply = await ctx.api.listJobs(query);
+  const { kind: _, limit, ...query } = cmd;
+  // A page holds at most 1000 jobs: more are read by following the API's
+  // `Link: rel="next"`.
+  const jobs: JobSummary[] = [];
+  const raw: unknown[] = [];
+  let next = cmd.before;
+  do {
+    const reply = await ctx.api.listJobs({
+      ...query,
+      ...(next === undefined ? {} : { before: next }),
+      ...(limit === undefined
+        ? {}
+        : { limit: Math.min(limit - jobs.length, 1000) }),
+    });
+    jobs.push(...reply.data.jobs);
+    raw.push(...(reply.raw as unknown[]));
+    next = reply.data.next;
+  } while (limit !== undefined && jobs.length < limit && next !== undefined);
   if (ctx.output === "json") {
-    printJson(ctx.io, reply.raw);
+    printJson(ctx.io, raw);
     return EXIT.ok;
   }
-  let text = renderJobList(reply.data.jobs, ctx.view());
-  if (reply.data.next) {
+  let text = renderJobList(jobs, ctx.view());
+  if (next) {
     const again = [
       "gridc job list",
       ...(cmd.status ? [`--status ${cmd.status}`] : []),
       ...(cmd.limit ? [`--limit ${cmd.limit}`] : []),
-      `--before ${reply.data.next}`,
+      `--before ${next}`,
     ].join(" ");
     text += `\nMore jobs: ${again}\n`;
   }

@@ -1,7 +1,12 @@
-/** `node list`, `node info`, `node enroll`, `node revoke`, `status`. */
+/** `node list`, `node info`, `node enroll`, `node revoke`, `controllers`, `status`. */
 import { type Command, UsageError } from "../args.ts";
 import { type Context, EXIT, printJson, type PrivateFile } from "../context.ts";
-import { renderNode, renderNodes, renderStatus } from "../render.ts";
+import {
+  renderControllers,
+  renderNode,
+  renderNodes,
+  renderStatus,
+} from "../render.ts";
 
 export async function nodeList(ctx: Context): Promise<number> {
   const reply = await ctx.api.listNodes();
@@ -17,6 +22,13 @@ export async function nodeInfo(
   const reply = await ctx.api.getNode(cmd.id);
   if (ctx.output === "json") printJson(ctx.io, reply.raw);
   else ctx.io.stdout(renderNode(reply.data, ctx.view()));
+  return EXIT.ok;
+}
+
+export async function controllers(ctx: Context): Promise<number> {
+  const reply = await ctx.api.listControllers();
+  if (ctx.output === "json") printJson(ctx.io, reply.raw);
+  else ctx.io.stdout(renderControllers(reply.data, ctx.view()));
   return EXIT.ok;
 }
 

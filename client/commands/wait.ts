@@ -1,6 +1,7 @@
 /**
- * `--wait`: polls a job until it ends, printing each node result as it
- * lands and, on a terminal, a progress bar on stderr.
+ * `--wait`: follows a job until it ends, printing each node result as it
+ * lands and, on a terminal, a progress bar on stderr. The job's event
+ * stream is followed (wait_live.ts); a controller without one is polled.
  */
 import { type JobView, TERMINAL } from "../../models/job.ts";
 import { type Reply, UnreachableError } from "../api.ts";
@@ -12,6 +13,7 @@ import {
   renderResultLine,
   resultEntries,
 } from "../render.ts";
+import { followLive } from "./wait_live.ts";
 
 /** Polls in a row that may fail to reach the controller (e.g. during its restart). */
 export const MAX_POLL_FAILURES = 20;
@@ -41,7 +43,25 @@ export async function waitForJob(
   let failures = 0;
   let announced = 0;
   fresh(ctx, reply.data, seen, labels); // already there: not news
+  const announce = (job: JobView) => {
+    const lines = fresh(ctx, job, seen, labels);
+    if (human && lines.length > 0) {
+      bar?.clear();
+      io.stdout(lines.join(""));
+      announced += lines.length;
+    }
+  };
   try {
+    if (!TERMINAL.has(reply.data.status)) {
+      const streamed = await followLive(ctx, reply.data, {
+        changed: (job) => {
+          announce(job);
+          bar?.draw(job);
+        },
+      });
+      // The whole job, outputs included, for the final table.
+      if (streamed) reply = await finalJob(ctx, start.data.id);
+    }
     while (!TERMINAL.has(reply.data.status)) {
       bar?.draw(reply.data);
       await io.sleep(ctx.pollMs);
@@ -54,17 +74,26 @@ export async function waitForJob(
         }
         throw e;
       }
-      const lines = fresh(ctx, reply.data, seen, labels);
-      if (human && lines.length > 0) {
-        bar?.clear();
-        io.stdout(lines.join(""));
-        announced += lines.length;
-      }
+      announce(reply.data);
     }
   } finally {
     bar?.clear();
   }
   return { end: reply, announced };
+}
+
+/** The job once its stream ended; a controller restarting is waited out. */
+async function finalJob(ctx: Context, id: string): Promise<Reply<JobView>> {
+  for (let failures = 0;;) {
+    try {
+      return await ctx.api.getJob(id);
+    } catch (e) {
+      if (!(e instanceof UnreachableError) || ++failures >= MAX_POLL_FAILURES) {
+        throw e;
+      }
+      await ctx.io.sleep(ctx.pollMs);
+    }
+  }
 }
 
 /** Result lines for results not seen before (and marks them seen). */

@@ -57,11 +57,11 @@ export async function heal(soak: Soak): Promise<void> {
       soak.anomaly(`${m.name} did not come back: ${e}`)
     );
   }
-  soak.workers.forEach((w, i) => {
-    if (w.proc?.running) return;
+  for (const [i, w] of soak.workers.entries()) {
+    if (w.proc?.running) continue;
     say(`restarting ${w.id}, which is down`);
-    soak.startWorker(w, i);
-  });
+    await soak.startWorker(w, i);
+  }
 }
 
 /** SIGKILL a controller and its nats-server (a host crash), restart it later. */
@@ -99,7 +99,7 @@ async function owned(soak: Soak, m: Controller): Promise<number | string> {
       undefined,
       3000,
     );
-    return (r.json.controllers as Json[]).find((c) => c.id === m.name)
+    return (r.json as Json[]).find((c) => c.id === m.name)
       ?.jobs ?? 0;
   } catch {
     return "?";
@@ -136,7 +136,7 @@ async function killWorker(
   if (m) {
     try {
       const r = await soak.set.api(m, "GET", "/nodes", undefined, 3000);
-      busy = (r.json.nodes as Json[]).filter((n) => n.running).map((n) => n.id);
+      busy = (r.json as Json[]).filter((n) => n.running).map((n) => n.id);
     } catch { /* pick any */ }
   }
   const candidates = soak.workers.filter((w) => w.up);
@@ -154,7 +154,7 @@ async function killWorker(
   say(`FAULT ${f.kind} ${w.id}: ${f.detail}`);
   await w.proc!.stop("SIGKILL");
   await sleep(down);
-  soak.startWorker(w, idx);
+  await soak.startWorker(w, idx);
   await soak.waitWorkersOnline([w.id]);
   f.backAfterMs = Date.now() - f.at;
   say(`${w.id} back after ${fmtSecs(f.backAfterMs)}`);

@@ -201,17 +201,19 @@ export class Soak {
       if (r.status !== 200) {
         throw new Error(`GET /jobs via ${m.name}: ${r.status} ${r.json.error}`);
       }
-      for (const j of r.json.jobs as Json[]) out.set(j.id, j.status);
-      if (!r.json.next) return out;
-      before = r.json.next;
+      // A full page may have a next one (the API's Link header says so).
+      const jobs = r.json as Json[];
+      for (const j of jobs) out.set(j.id, j.status);
+      if (jobs.length < 1000) return out;
+      before = jobs.at(-1).id;
     }
   }
 
   // ---- workers ----
 
-  startWorker(w: Worker, index: number): void {
+  async startWorker(w: Worker, index: number): Promise<void> {
     // Spread the workers: each prefers a different server.
-    const p = this.set.startWorker(
+    const p = await this.set.startWorker(
       w.id,
       preferring(this.set.natsUrls(), index),
       { groups: w.groups },
@@ -259,7 +261,7 @@ export class Soak {
     for (const m of this.controllers) this.startController(m);
     await Promise.all(this.controllers.map((m) => this.readyController(m)));
     say("3 controllers up (one JetStream cluster, replicas 3)");
-    this.workers.forEach((w, i) => this.startWorker(w, i));
+    for (const [i, w] of this.workers.entries()) await this.startWorker(w, i);
     await this.waitWorkersOnline(this.workers.map((w) => w.id), 120_000);
     say(`${this.workers.length} workers online`);
   }

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import type { NodeEnrollment, NodeRecord } from "../models/node.ts";
+import { encodeJson } from "../lib/nats.ts";
+import type { BucketEntry } from "../lib/bucket.ts";
+import { type EnrollmentLookup, Registry } from "./registry.ts";
+import { MemoryBucket } from "./testing.ts";
+
+class FakeEnrollments implements EnrollmentLookup {
+  readonly items = new Map<string, NodeEnrollment>();
+  #fns: ((e: NodeEnrollment) => void)[] = [];
+  get(id: string) {
+    return this.items.get(id);
+  }
+  onChange(fn: (e: NodeEnrollment) => void) {
+    this.#fns.push(fn);
+  }
+  set(e: Partial<NodeEnrollment> & { id: string }) {
+    const rec: NodeEnrollment = {
+      groups: [],
+      user: "U",
+      enrolled_at: "",
+      enrolled_by: "t",
+      retired: [],
+      ...e,
+    };
+    this.items.set(e.id, rec);
+    for (const fn of this.#fns) fn(rec);
+  }
+}
+
+/** A bucket that stamps each write with a time of the test's choosing. */
+class StampedBucket extends MemoryBucket {
+  at = Date.now();
+  override follow(apply: (e: BucketEntry) => void) {
+    return super.follow((e) => apply({ ...e, time: this.at }));
+  }
+}
+
+const record = (id: string, fields: Partial<NodeRecord> = {}): NodeRecord => ({
+  id,
+  hostname: id,
+  groups: ["web"],
+  backends: { ping: ["echo"] },
+  status: "online",
+  last_seen: new Date().toISOString(),
+  started_at: new Date().toISOString(),
+  version: "t",
+  cmd_seq: 0,
+  queued: 0,
+  ...fields,
+});
+
+async function rig() {
+  const bucket = new StampedBucket();
+  const enrolled = new FakeEnrollments();
+  const reg = new Registry(bucket, 15_000, enrolled);
+  await reg.start();
+  const write = async (rec: NodeRecord, key = rec.id) => {
+    await bucket.put(key, encodeJson(rec));
+    await new Promise((r) => setTimeout(r, 0));
+  };
+  return { bucket, enrolled, reg, write };
+}
+
+Deno.test("Registry: only an enrolled node's record counts, under its own key", async () => {
+  const { enrolled, reg, write } = await rig();
+  await write(record("ghost"));
+  assert.equal(reg.nodes.size, 0);
+  enrolled.set({ id: "n1", groups: ["web"] });
+  await write(record("n2"), "n1");
+  assert.equal(reg.nodes.size, 0, "a record under another node's key");
+  await write(record("n1"));
+  assert.deepEqual([...reg.nodes.keys()], ["n1"]);
+  // Enrolled later: its record counts from then on.
+  enrolled.set({ id: "ghost", groups: ["web"] });
+  assert.ok(reg.nodes.has("ghost"));
+});
+
+Deno.test("Registry: groups are cut to those the node was enrolled with", async () => {
+  const { enrolled, reg, write } = await rig();
+  enrolled.set({ id: "n1", groups: ["web"] });
+  await write(record("n1", { groups: ["web", "db", "prod"] }));
+  assert.deepEqual(reg.nodes.get("n1")!.groups, ["web"]);
+});
+
+Deno.test("Registry: liveness is the server's time, not the node's claim", async () => {
+  const { bucket, enrolled, reg, write } = await rig();
+  enrolled.set({ id: "skewed", groups: [] });
+  enrolled.set({ id: "forged", groups: [] });
+  // Ten minutes behind, and far in the future: both heard just now.
+  await write(record("skewed", {
+    last_seen: new Date(Date.now() - 600_000).toISOString(),
+  }));
+  await write(record("forged", { last_seen: "2099-01-01T00:00:00.000Z" }));
+  assert.ok(reg.isOnline("skewed"));
+  assert.ok(reg.isOnline("forged"));
+  assert.ok(!reg.isOnline("forged", Date.now() + 16_000));
+  // Last heard long ago by the server: offline, whatever it claimed.
+  bucket.at = Date.now() - 60_000;
+  await write(record("forged", { last_seen: "2099-01-01T00:00:00.000Z" }));
+  assert.ok(!reg.isOnline("forged"));
+});
+
+Deno.test("Registry: a revoked node is kept apart and never online", async () => {
+  const { enrolled, reg, write } = await rig();
+  enrolled.set({ id: "n1", groups: ["web"] });
+  await write(record("n1"));
+  enrolled.set({ id: "n1", groups: ["web"], revoked_at: "2026-01-01" });
+  assert.equal(reg.nodes.has("n1"), false);
+  assert.equal(reg.revoked.get("n1")!.status, "offline");
+  assert.ok(!reg.isOnline("n1"));
+});
+
+Deno.test("Registry: a malformed record is skipped", async () => {
+  const { bucket, enrolled, reg } = await rig();
+  enrolled.set({ id: "n1", groups: ["web"] });
+  await bucket.put("n1", new TextEncoder().encode("{oops"));
+  await bucket.put("n1", encodeJson({ id: "n1" }));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(reg.nodes.size, 0);
+});
