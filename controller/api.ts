@@ -45,6 +45,7 @@ const STATUS: Record<Refusal, ContentfulStatusCode> = {
   not_found: 404,
   conflict: 409,
   queue_full: 429,
+  unavailable: 503,
 };
 
 /** Node credentials: NATS identities for workers (controller/nats_server.ts side). */

@@ -3,7 +3,12 @@
  * runner and its parts throw these; the API's one `onError` picks the HTTP
  * status for each kind.
  */
-export type Refusal = "invalid" | "not_found" | "conflict" | "queue_full";
+export type Refusal =
+  | "invalid"
+  | "not_found"
+  | "conflict"
+  | "queue_full"
+  | "unavailable";
 
 export class RefusedError extends Error {
   constructor(readonly kind: Refusal, message: string) {
@@ -20,6 +25,9 @@ export const conflict = (msg: string): RefusedError =>
   new RefusedError("conflict", msg);
 export const queueFull = (msg: string): RefusedError =>
   new RefusedError("queue_full", msg);
+/** Not now: the controller cannot trust its view (try again shortly). */
+export const unavailable = (msg: string): RefusedError =>
+  new RefusedError("unavailable", msg);
 
 const UNAVAILABLE = new Set([
   "TimeoutError",

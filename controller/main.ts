@@ -157,6 +157,7 @@ export async function main(argv: string[]): Promise<void> {
     natsBucket(await kvm.open(BUCKET_NODES), js, "nodes"),
     config.nodes.offline_after,
     enrollments,
+    config.nats.name,
   );
   await registry.start();
   const store = new JobStore(

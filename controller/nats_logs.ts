@@ -1,23 +1,17 @@
 /**
  * The runner's logs on JetStream: events in GRID_RES, commands in GRID_CMD.
  */
-import {
-  DeliverPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
+import type {
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JobEvent } from "../models/messages.ts";
 import { logger } from "../lib/log.ts";
 import { AckedPublisher } from "../lib/acked.ts";
 import { encodeJson } from "../lib/nats.ts";
-import {
-  openOrdered,
-  QUICK_RECOVERY,
-  readRange,
-  watchStall,
-} from "../lib/ordered.ts";
+import { readRange, StreamFollower, watchStall } from "../lib/ordered.ts";
 import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import {
   type CommandLog,
@@ -49,33 +43,14 @@ export class NatsEventLog implements EventLog {
   }
 
   follow(after: number, fn: (e: LogEntry) => void): () => void {
-    let seen = after;
-    let stopped = false;
-    let stopReader = () => {};
-    const read = async () => {
-      const c = await openOrdered(this.js, STREAM_RESULTS, {
-        filter_subjects: subjects.allResults,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: seen + 1,
-      });
-      const msgs = await c.consume(QUICK_RECOVERY);
-      stopReader = () => msgs.stop();
-      if (stopped) msgs.stop();
-      for await (const m of msgs) {
-        if (m.seq <= seen) continue;
-        seen = m.seq;
-        fn(entryOf(m, this.bad));
-      }
-    };
-    // Every end of a reader, failed or stopped by the watchdog, starts the next.
-    const loop = () => {
-      read()
-        .catch((e) => log.warn("reading results stopped", { error: String(e) }))
-        .finally(() => {
-          if (!stopped) setTimeout(loop, 500);
-        });
-    };
-    loop();
+    const reader = new StreamFollower(
+      this.js,
+      STREAM_RESULTS,
+      subjects.allResults,
+      after,
+      (m) => fn(entryOf(m, this.bad)),
+      (e) => log.warn("reading results stopped", { error: String(e) }),
+    );
     let created: string | undefined;
     this.jsm.streams.info(STREAM_RESULTS).then((i) => created ??= i.created)
       .catch(() => {});
@@ -89,29 +64,28 @@ export class NatsEventLog implements EventLog {
           log.warn(
             "the results stream was recreated; reading it from its start",
             {
-              at: seen,
+              at: reader.seen,
               created: info.created,
             },
           );
-          seen = info.state.first_seq - 1;
-          stopReader();
+          reader.seen = info.state.first_seq - 1;
+          reader.restart();
         }
         created = info.created;
         return info.state.last_seq;
       },
-      () => seen,
+      () => reader.seen,
       (at, last) => {
         log.warn("reading results stalled; reading again", {
           at,
           stream: last,
         });
-        stopReader();
+        reader.restart();
       },
     );
     return () => {
-      stopped = true;
       stopWatchdog();
-      stopReader();
+      reader.stop();
     };
   }
 

@@ -10,6 +10,7 @@ import type { EventFeed } from "./event_feed.ts";
 import type { JobStore, Stored } from "./job_store.ts";
 import type { Ownership } from "./ownership.ts";
 import { type Fleet, resolveTarget } from "./targets.ts";
+import { fleetCurrent } from "./sweep.ts";
 
 const log = logger("runner");
 
@@ -50,6 +51,10 @@ export class Queue {
           if (this.#d.stopping() || store.count("running") >= maxConcurrent) {
             break;
           }
+          // Started against a stale registry, a job would find its healthy
+          // nodes offline; it waits for the next round instead.
+          const { fleet, clock, offlineAfterMs } = this.#d;
+          if (!fleetCurrent(clock.now(), fleet.freshAt, offlineAfterMs)) break;
           const next = store.get(id);
           if (
             next?.rec.status !== "pending" || ownership.heldByPeer.has(id)

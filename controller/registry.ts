@@ -8,14 +8,27 @@
  * - it is online by when the server stored its heartbeat, never by the
  *   time the node wrote into it (a skewed or forged clock);
  * - a revoked node is kept apart, never a target again.
+ *
+ * Each controller also writes a sentinel of its own into the bucket and
+ * watches for it to come back: while it does not, the view is not current
+ * (an outage, a follower stuck on a lost server) and silent nodes prove
+ * nothing (`freshAt`, sweep.ts `fleetCurrent`).
  */
 import { type NodeEnrollment, NodeRecord } from "../models/node.ts";
 import type { Bucket, BucketEntry } from "../lib/bucket.ts";
-import { iso } from "../lib/clock.ts";
+import { type Cancel, type Clock, iso, systemClock } from "../lib/clock.ts";
+import { encodeJson } from "../lib/nats.ts";
 import { logger } from "../lib/log.ts";
 import { type Fleet, isOnline } from "./targets.ts";
 
 const log = logger("registry");
+
+/**
+ * A controller's sentinel key. "=" may appear in a KV key but never in a
+ * node id, so no worker's record (nor its permissions) can take its place.
+ */
+const sentinelKey = (controller: string) => `controller=${controller}`;
+const isSentinel = (key: string) => key.startsWith("controller=");
 
 /** What the registry needs of enrollments. */
 export interface EnrollmentLookup {
@@ -38,22 +51,30 @@ export class Registry implements Fleet {
   #revs = new Map<string, number>();
   /** The last refusal logged per node, so a heartbeat does not repeat it. */
   #refusals = new Map<string, string>();
-  /** When a heartbeat from any node last arrived. */
-  lastUpdate = Date.now();
+  /** When our sentinel last came back: the view was current then. */
+  freshAt = 0;
   #stop?: () => void;
+  #stopBeat?: Cancel;
 
   constructor(
     readonly bucket: Bucket,
     readonly offlineAfterMs: number,
     readonly enrollment: EnrollmentLookup,
+    /** This controller's id: names its sentinel. */
+    readonly self = "controller",
+    readonly clock: Clock = systemClock,
   ) {
     enrollment.onChange((e) => this.#place(e.id));
   }
 
-  /** Reads every record, then follows changes. */
+  /** Reads every record, then follows changes; writes the sentinel often. */
   async start(): Promise<void> {
     const f = await this.bucket.follow((e) => this.#apply(e));
     this.#stop = () => f.stop();
+    // A few writes per half offline_after: one lost write is no outage.
+    const every = Math.max(100, Math.min(2000, this.offlineAfterMs / 8));
+    await this.#beat();
+    this.#stopBeat = this.clock.every(every, () => this.#beat());
   }
 
   isOnline(id: string, now = Date.now()): boolean {
@@ -62,10 +83,21 @@ export class Registry implements Fleet {
   }
 
   stop(): void {
+    this.#stopBeat?.();
     this.#stop?.();
   }
 
+  async #beat(): Promise<void> {
+    const at = this.clock.now();
+    await this.bucket.put(sentinelKey(this.self), encodeJson({ at }))
+      .catch(() => {}); // an outage: the missing echo says so
+  }
+
   #apply(e: BucketEntry): void {
+    if (isSentinel(e.key)) {
+      if (e.key === sentinelKey(this.self)) this.freshAt = this.clock.now();
+      return;
+    }
     const have = this.#revs.get(e.key) ?? 0;
     if (e.revision <= have) return;
     this.#revs.set(e.key, e.revision);
@@ -87,7 +119,6 @@ export class Registry implements Fleet {
       });
       return;
     }
-    this.lastUpdate = Date.now();
     this.#heard.set(e.key, { rec: parsed.data, at: e.time ?? Date.now() });
     this.#place(e.key);
   }

@@ -4,6 +4,7 @@ import { encodeJson } from "../lib/nats.ts";
 import type { BucketEntry } from "../lib/bucket.ts";
 import { type EnrollmentLookup, Registry } from "./registry.ts";
 import { MemoryBucket } from "./testing.ts";
+import { ManualClock } from "../lib/clock.ts";
 
 class FakeEnrollments implements EnrollmentLookup {
   readonly items = new Map<string, NodeEnrollment>();
@@ -53,13 +54,14 @@ const record = (id: string, fields: Partial<NodeRecord> = {}): NodeRecord => ({
 async function rig() {
   const bucket = new StampedBucket();
   const enrolled = new FakeEnrollments();
-  const reg = new Registry(bucket, 15_000, enrolled);
+  const clock = new ManualClock();
+  const reg = new Registry(bucket, 15_000, enrolled, "c1", clock);
   await reg.start();
   const write = async (rec: NodeRecord, key = rec.id) => {
     await bucket.put(key, encodeJson(rec));
     await new Promise((r) => setTimeout(r, 0));
   };
-  return { bucket, enrolled, reg, write };
+  return { bucket, enrolled, reg, write, clock };
 }
 
 Deno.test("Registry: only an enrolled node's record counts, under its own key", async () => {
@@ -118,4 +120,16 @@ Deno.test("Registry: a malformed record is skipped", async () => {
   await bucket.put("n1", encodeJson({ id: "n1" }));
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(reg.nodes.size, 0);
+});
+
+Deno.test("Registry: current while its own sentinel comes back, not when writes stop landing", async () => {
+  const { bucket, reg, clock } = await rig();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(reg.freshAt, clock.now(), "the first write came back");
+  const before = reg.freshAt;
+  // Writes fail now (an outage): the view stops being current.
+  bucket.put = () => Promise.reject(new Error("no stream answered"));
+  await clock.advance(10_000);
+  assert.equal(reg.freshAt, before);
+  reg.stop();
 });

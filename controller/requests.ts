@@ -6,7 +6,14 @@ import { type JobRecord, type JobSpec, TERMINAL } from "../models/job.ts";
 import type { CancelEvent } from "../models/messages.ts";
 import type { Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
-import { conflict, invalid, notFound, queueFull } from "./errors.ts";
+import {
+  conflict,
+  invalid,
+  notFound,
+  queueFull,
+  unavailable,
+} from "./errors.ts";
+import { fleetCurrent } from "./sweep.ts";
 import { JobIds } from "./ids.ts";
 import type { JobStore } from "./job_store.ts";
 import type { EventLog } from "./logs.ts";
@@ -53,6 +60,13 @@ export class Requests {
       );
     }
     const now = clock.now();
+    // Judged against a stale registry, a healthy node looks offline and a
+    // target may match nothing: refuse for now rather than misjudge.
+    if (!fleetCurrent(now, fleet.freshAt, offlineAfterMs)) {
+      throw unavailable(
+        "the node registry is not current (NATS JetStream is not answering): try again shortly",
+      );
+    }
     const problem = checkAgainstFleet(spec, fleet.nodes, now, offlineAfterMs);
     if (problem) throw invalid(problem);
     const preview = resolveTarget(

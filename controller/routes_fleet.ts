@@ -10,6 +10,7 @@ import { notFound } from "./errors.ts";
 import type { ApiEnv, Guard } from "./api_auth.ts";
 import type { ApiDeps } from "./api.ts";
 import { nodeView } from "./views.ts";
+import { fleetCurrent, holdsLease } from "./sweep.ts";
 import { badRecords } from "./bad_records.ts";
 
 type GuardFor = (scope: Guard["scope"], action?: string) => Guard;
@@ -55,6 +56,16 @@ export function fleetRoutes(
     return c.json(list);
   });
 
+  /** Why this controller cannot trust its view now (none: it can). */
+  const degradedBecause = (now: number): string[] => [
+    ...(fleetCurrent(now, registry.freshAt, offlineAfter) ? [] : [
+      "the node registry is not current: NATS JetStream is not answering; no node is judged lost and no job starts until it is",
+    ]),
+    ...(holdsLease(now, deps.peers.lastBeatOk, deps.peers.staleMs) ? [] : [
+      "this controller's heartbeat is not getting through: it sends nothing for its jobs until it does",
+    ]),
+  ];
+
   app.get("/status", guard("read"), async (c) => {
     const now = clock.now();
     let online = 0;
@@ -62,8 +73,10 @@ export function fleetRoutes(
       if (registry.isOnline(id, now)) online++;
     }
 
+    const reasons = degradedBecause(now);
     const view: StatusView = {
-      status: "active",
+      status: reasons.length > 0 ? "degraded" : "active",
+      ...(reasons.length > 0 ? { reasons } : {}),
       version: VERSION,
       controller: deps.controllerId,
       nodes: { total: registry.nodes.size, online },

@@ -339,13 +339,12 @@ export class Runner {
   // ---- the clock ----
 
   #tick(): void {
-    const { clock, fleet, peers, config, events } = this.#d;
+    const { clock, fleet, config, events } = this.#d;
     const now = clock.now();
     this.#graceUntil = graceAfterOutage(
       now,
       this.#graceUntil,
-      fleet.lastUpdate,
-      peers.lastBeatOk,
+      fleet.freshAt,
       config.offlineAfterMs,
     );
     // Without our lease, a peer may be deciding for these jobs already.

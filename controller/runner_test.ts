@@ -64,14 +64,21 @@ Deno.test("runner: a node that stops heartbeating with a task is failed as lost,
   await rig.runner.stop(false);
 });
 
-Deno.test("runner: no node is judged lost while the store itself is not answering", async () => {
+Deno.test("runner: no node is judged lost while the registry is not current", async () => {
   const rig = await runnerRig();
   const id = await submitted(rig);
-  // Neither node heartbeats nor does our own heartbeat get through: an outage.
-  rig.peers.beatFailing = true;
+  // No heartbeat arrives, but our own writes do not come back either: an
+  // outage (or a stuck follower), not a dead fleet.
+  rig.fleet.stale = true;
   await rig.pass(OFFLINE_AFTER_MS * 2);
   assert.equal(rig.events.of(id).length, 0);
   assert.equal(status(rig, id), "running");
+  // Back: the nodes get offline_after to report again before anyone is lost.
+  rig.fleet.stale = false;
+  await rig.pass(OFFLINE_AFTER_MS - 2000);
+  assert.equal(rig.events.of(id).length, 0);
+  await rig.pass(4000);
+  assert.equal(rig.events.of(id).length, 2, "then silent nodes are lost");
   await rig.runner.stop(false);
 });
 
@@ -295,5 +302,34 @@ Deno.test("runner: in a barrier step, a node that reported is not re-sent the co
   );
   await rig.answer("b", "success");
   assert.equal(status(rig, id), "completed");
+  await rig.runner.stop(false);
+});
+
+Deno.test("requests: while the registry is not current, nothing starts and submits are refused", async () => {
+  const rig = await runnerRig({ config: { maxConcurrent: 1 } });
+  await submitted(rig);
+  const queued = await rig.runner.submit({
+    target: { scope: "all" },
+    strategy: "fail-fast",
+    tasks: steps(1),
+  });
+  rig.fleet.stale = true;
+  await rig.pass(OFFLINE_AFTER_MS);
+  await rig.answer("a", "success");
+  await rig.answer("b", "success");
+  await rig.pass(2000);
+  // The first job finished; the queued one waits for a view it can trust.
+  assert.equal(status(rig, queued.id), "pending");
+  await assert.rejects(
+    rig.runner.submit({
+      target: { scope: "all" },
+      strategy: "fail-fast",
+      tasks: steps(1),
+    }),
+    (e) => e instanceof RefusedError && e.kind === "unavailable",
+  );
+  rig.fleet.stale = false;
+  await rig.pass(6000, ["a", "b"]);
+  assert.equal(status(rig, queued.id), "running");
   await rig.runner.stop(false);
 });

@@ -112,20 +112,33 @@ export function sweep(
 }
 
 /**
- * Node heartbeats go through JetStream. When neither they nor our own
- * heartbeat are getting through, the store is down, not the fleet: judge no
- * node lost now, nor until they have had time to report again.
+ * Whether the registry can be believed now: the controller's own sentinel
+ * write went through it recently. Node heartbeats go through the same
+ * bucket; while it is not answering (a JetStream outage, a follower stuck on
+ * a lost server), silent nodes say nothing about the nodes.
+ */
+export function fleetCurrent(
+  now: number,
+  freshAt: number,
+  offlineAfterMs: number,
+): boolean {
+  return now - freshAt < offlineAfterMs / 2;
+}
+
+/**
+ * While the registry is not current, and until the nodes have had time to
+ * report again after it is, no node is judged lost: the store was down,
+ * not the fleet.
  */
 export function graceAfterOutage(
   now: number,
   graceUntil: number,
-  lastNodeUpdate: number,
-  lastBeatOk: number,
+  freshAt: number,
   offlineAfterMs: number,
 ): number {
-  const storeUp = now - lastNodeUpdate < offlineAfterMs / 2 ||
-    now - lastBeatOk < offlineAfterMs / 2;
-  return storeUp ? graceUntil : Math.max(graceUntil, now + offlineAfterMs);
+  return fleetCurrent(now, freshAt, offlineAfterMs)
+    ? graceUntil
+    : Math.max(graceUntil, now + offlineAfterMs);
 }
 
 /**

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type { NodeRecord } from "../models/node.ts";
 import { iso } from "../lib/clock.ts";
 import {
+  fleetCurrent,
   graceAfterOutage,
   holdsLease,
   sweep,
@@ -146,15 +147,15 @@ Deno.test("sweep: a job past its timeout times out once", () => {
   assert.deepEqual(run(job({}, { timeoutAt: T + 1 }), []), []);
 });
 
-Deno.test("graceAfterOutage: grace is extended only while neither nodes nor we get through", () => {
+Deno.test("graceAfterOutage: grace is extended while the registry is not current", () => {
   const off = 15_000;
-  assert.equal(graceAfterOutage(T, 0, T - 1000, T - 60_000, off), 0);
-  assert.equal(graceAfterOutage(T, 0, T - 60_000, T - 1000, off), 0);
-  assert.equal(graceAfterOutage(T, 0, T - 8000, T - 8000, off), T + off);
-  assert.equal(
-    graceAfterOutage(T, T + 60_000, T - 8000, T - 8000, off),
-    T + 60_000,
-  );
+  // Our sentinel came back 1 s ago: the view is current, grace stays.
+  assert.equal(graceAfterOutage(T, 0, T - 1000, off), 0);
+  // Not for half of offline_after: grace runs a whole offline_after from now.
+  assert.equal(graceAfterOutage(T, 0, T - 7500, off), T + off);
+  assert.equal(graceAfterOutage(T, T + 60_000, T - 8000, off), T + 60_000);
+  assert.ok(fleetCurrent(T, T - 7499, off));
+  assert.ok(!fleetCurrent(T, T - 7500, off));
 });
 
 Deno.test("holdsLease: the lease lapses at half the stale threshold", () => {

@@ -106,6 +106,10 @@ export function checkAgainstFleet(
 export interface Fleet {
   readonly nodes: ReadonlyMap<string, NodeRecord>;
   isOnline(id: string, now?: number): boolean;
-  /** When a node record last arrived: the store is up while they do. */
-  readonly lastUpdate: number;
+  /**
+   * When this view was last known current: a write of the controller's own
+   * came back through it. Node records can be trusted to be recent only
+   * while it does (fleetCurrent in sweep.ts).
+   */
+  readonly freshAt: number;
 }

@@ -201,10 +201,18 @@ export class FakePeers implements PeerView {
 /** Node records the test writes, judged online like the registry does. */
 export class FakeFleet implements Fleet {
   readonly nodes = new Map<string, NodeRecord>();
-  lastUpdate: number;
+  #frozenAt?: number;
 
-  constructor(readonly clock: ManualClock, readonly offlineAfterMs: number) {
-    this.lastUpdate = clock.now();
+  constructor(readonly clock: ManualClock, readonly offlineAfterMs: number) {}
+
+  /** Current as time goes, unless the test made the view stale. */
+  get freshAt(): number {
+    return this.#frozenAt ?? this.clock.now();
+  }
+
+  /** The view stops (or starts again) being current: an outage, a stuck follower. */
+  set stale(on: boolean) {
+    this.#frozenAt = on ? this.clock.now() : undefined;
   }
 
   /** A heartbeat from `id`, with what it has taken in so far. */
@@ -225,7 +233,6 @@ export class FakeFleet implements Fleet {
       last_seen: iso(now),
       version: "test",
     });
-    this.lastUpdate = now;
   }
 
   isOnline(id: string, now = this.clock.now()): boolean {

@@ -174,3 +174,68 @@ export async function readConsumer(
   }
   return last;
 }
+
+/**
+ * A stream read as messages come, from a sequence on, that does not give
+ * up: a reader that fails, or that `restart` stops (a watchdog that saw it
+ * stall), is replaced by one starting after the last message seen.
+ */
+export class StreamFollower {
+  /** Sequence of the last message handed on. */
+  seen: number;
+  #stopped = false;
+  #stopReader = () => {};
+  #retry?: ReturnType<typeof setTimeout>;
+
+  constructor(
+    readonly js: JetStreamClient,
+    readonly stream: string,
+    readonly filter: string,
+    after: number,
+    readonly fn: (m: JsMsg) => void,
+    readonly onError: (e: unknown) => void,
+    readonly retryMs = 500,
+  ) {
+    this.seen = after;
+    this.#loop();
+  }
+
+  /** Ends the current reader; the next starts after `seen`. */
+  restart(): void {
+    this.#stopReader();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    this.#stopReader();
+  }
+
+  #loop(): void {
+    this.#read()
+      .catch((e) => {
+        if (!this.#stopped) this.onError(e);
+      })
+      .finally(() => {
+        if (!this.#stopped) {
+          this.#retry = setTimeout(() => this.#loop(), this.retryMs);
+        }
+      });
+  }
+
+  async #read(): Promise<void> {
+    const c = await openOrdered(this.js, this.stream, {
+      filter_subjects: this.filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.seen + 1,
+    });
+    const msgs = await c.consume(QUICK_RECOVERY);
+    this.#stopReader = () => msgs.stop();
+    if (this.#stopped) msgs.stop();
+    for await (const m of msgs) {
+      if (m.seq <= this.seen) continue;
+      this.seen = m.seq;
+      this.fn(m);
+    }
+  }
+}

@@ -66,7 +66,9 @@ export const NodeEnrollment = z.object({
 export type NodeEnrollment = z.infer<typeof NodeEnrollment>;
 
 export const StatusView = z.object({
-  status: z.literal("active"),
+  /** `degraded`: this controller cannot trust its view now; `reasons` say why. */
+  status: z.enum(["active", "degraded"]),
+  reasons: z.array(z.string()).optional(),
   version: z.string(),
   controller: z.string(),
   nodes: z.object({ total: z.number(), online: z.number() }),
