@@ -60,7 +60,9 @@ export async function benchBarrier(
     g.procs.map((p) => p.waitEvent((e) => e.event === "raw", 900_000)),
   );
   const rawConnectMs = Math.max(...rawReady.map((e) => Number(e.ms)));
-  const jobRss = new RssSampler([env.ctlPid, env.natsPid]);
+  // Peaks apart: raw phases make the controller read (and drop) N raw
+  // results a step, which is not GRID's job.
+  const rawRss = new RssSampler([env.ctlPid, env.natsPid]);
   log(
     `  connected in ${ms(connectMs)} ms, all registered in ${
       ms(regMs)
@@ -83,6 +85,8 @@ export async function benchBarrier(
   const c1 = rc1.since();
 
   log(`  GRID job: ${W} + ${K} steps on all ${n}`);
+  const rawPeak1 = rawRss.stop();
+  const jobRss = new RssSampler([env.ctlPid, env.natsPid]);
   const cmdFrom = (await lastSeq(env, STREAM_COMMANDS)) + 1;
   const cpu = new CpuMeter([env.natsPid, env.ctlPid, ...sims]);
   const t0 = performance.now();
@@ -99,12 +103,14 @@ export async function benchBarrier(
     throw new Error(`barrier job ${done.id} ${done.status}`);
   }
   const cmdTo = await lastSeq(env, STREAM_COMMANDS);
+  const peak = jobRss.stop();
+  const rawRss2 = new RssSampler([env.ctlPid, env.natsPid]);
 
   log(`  raw fan-out (b): 1 + ${K - half} steps of ${n} commands`);
   const rc2 = rawMeter();
   const r2 = await raw.fanout(g.rawIds, 1, K - half);
   const c2 = rc2.since();
-  const peak = jobRss.stop();
+  const rawPeak2 = rawRss2.stop();
   const ctlAfter = memMiB(env.ctlPid);
   const wrkRss = g.procs.map((p) => memMiB(p.pid).rss);
 
@@ -164,11 +170,16 @@ export async function benchBarrier(
       peak.get(env.ctlPid) ?? NaN,
     ),
     ctlRssReg: regPeak.get(env.ctlPid) ?? NaN,
+    ctlRssRaw: Math.max(
+      rawPeak1.get(env.ctlPid) ?? NaN,
+      rawPeak2.get(env.ctlPid) ?? NaN,
+    ),
     ctlRssJob: peak.get(env.ctlPid) ?? NaN,
     ctlRssAfter: ctlAfter.rss,
     natsRssMax: Math.max(
-      regPeak.get(env.natsPid) ?? NaN,
-      peak.get(env.natsPid) ?? NaN,
+      ...[regPeak, rawPeak1, peak, rawPeak2].map((m) =>
+        m.get(env.natsPid) ?? NaN
+      ),
     ),
     wrkRss,
     results: t.results,

@@ -3,7 +3,7 @@
  * one nats-server (the controller's own). Prints a table; a full run also
  * writes docs/BENCHMARKS.md.
  *
- *   deno task bench                       the full run (about 5 minutes on 2 cores)
+ *   deno task bench                       the full run (about 9 minutes on 2 cores)
  *   deno task bench --sizes=100,1000      other barrier sizes (simulated workers)
  *   deno task bench --only=step,barrier   some parts: step,overhead,throughput,barrier,history,accounts
  *   deno task bench:smoke                 50 workers, 50 jobs, 20 steps, history 200 (CI)
@@ -134,13 +134,23 @@ async function main(): Promise<void> {
   }
 }
 
-/** The controller's warnings and errors, which no figure shows. */
+/** The controller's warnings and errors, which no figure shows, by kind. */
 function reportWarnings(lines: string[]): void {
-  const bad = lines.filter((l) => / (WARN|ERROR) /.test(l));
-  if (bad.length === 0) return;
+  const kinds = new Map<string, { n: number; first: string }>();
+  for (const l of lines) {
+    // `time LEVEL component: message key=value…`; nats-server's own lines
+    // carry their text after the level too.
+    const m = / (WARN|ERROR) ([^:]+: [^=]*?)( \S+=|$)/.exec(l);
+    if (!m) continue;
+    const kind = `${m[1]} ${m[2]!.replace(/\d+/g, "#")}`;
+    const k = kinds.get(kind);
+    if (k) k.n++;
+    else kinds.set(kind, { n: 1, first: l });
+  }
+  if (kinds.size === 0) return;
   log(
-    `the controller logged ${bad.length} warnings or errors; the first:\n${
-      bad.slice(0, 10).join("\n")
+    `the controller logged warnings or errors:\n${
+      [...kinds.values()].map((k) => `${k.n} × ${k.first}`).join("\n")
     }`,
   );
 }

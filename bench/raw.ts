@@ -53,6 +53,9 @@ import { STREAM_RESULTS, subjects } from "../lib/topology.ts";
 import { CpuMeter } from "./lib.ts";
 import { readStream } from "./streams.ts";
 
+/** How long a step's results (and its commands' acks) may take. */
+const RESULTS_WAIT_MS = 120_000;
+
 /** The job token of raw commands and results: never a GRID job id. */
 export const RAW_JOB = "bench-raw";
 
@@ -85,7 +88,8 @@ export class RawBench {
 
   private constructor(readonly nc: NatsConnection) {
     this.#js = jetstream(nc);
-    this.#pub = new AckedPublisher(nc);
+    // A slow ack is no failure here: the results say whether it landed.
+    this.#pub = new AckedPublisher(nc, RESULTS_WAIT_MS);
   }
 
   /** On a connection of a GRID-account user (a controller's identity). */
@@ -138,11 +142,11 @@ export class RawBench {
         },
       );
     }
-    const timer = setTimeout(() => done(), 120_000);
+    const timer = setTimeout(() => done(), RESULTS_WAIT_MS);
     await finished;
     clearTimeout(timer);
     const t = performance.now() - t0;
-    // The publisher times out each ack by itself: this always settles.
+    // The publisher times out each ack by itself: this settles.
     await acks;
     this.#waiting = undefined;
     if (failed) {

@@ -101,7 +101,8 @@ export function renderMarkdown(R: BenchResults): string {
           ? "acks on one inbox subscription, \`--raw-ack=inbox\`"
           : "\`js.publish\`"
       }) to \`grid.res.bench-raw.<step>.raw-<id>\` through the`,
-      `  service import into GRID_RES, read here by one ordered consumer; payloads shaped like GRID's. A worker may receive on`,
+      `  service import into GRID_RES; payloads shaped like GRID's. The bench sees each result on a core subscription and`,
+      `  reads the store times back after the run (the controller's consumer already reads them all). A worker may receive on`,
       `  its own subject only, so there is no broadcast: (a) one command → one worker → one result, sequentially; (b) one`,
       `  command to each of N workers → wait for all N results, then the next. The controller reads every GRID_RES entry, the`,
       `  raw ones too (parsed, then dropped: \`bench-raw\` is no job); its CPU meanwhile is shown apart.`,
@@ -125,7 +126,9 @@ export function renderMarkdown(R: BenchResults): string {
       }. "connected" is the time from spawning the sim processes until`,
       `  all N GRID workers' connections are up (authenticated; the floor); "registered" until \`GET /status\` counts all N online.`,
       `  CPU is user+system time per step, warm-up included, of nats-server (srv), the controller or the raw publisher`,
-      `  (ctl, the bench process) and all sim processes (wrk). RSS (VmRSS) is sampled every 250 ms; peak shown.`,
+      `  (ctl, the bench process) and all sim processes (wrk). RSS (VmRSS) is sampled every 250 ms; peak shown. The`,
+      `  controller's peak counts while the N workers are enrolled and register and while GRID's job runs; the raw phases, where it reads`,
+      `  and drops N raw results a step, are shown apart.`,
       `- Throughput: ${o.jobs} single-step \`ping echo\` jobs, each for one of ${o.tputWorkers} simulated workers (round robin), POSTed by 32`,
       `  concurrent clients; jobs/s = jobs ÷ (first POST → last job record written \`completed\`, seen on the KV bucket).`,
       `- History: finished single-step jobs are seeded through the API until ${

@@ -103,7 +103,7 @@ export function barrierSection(R: BenchResults): string[] {
         "tail (last command → last result k)",
         "controller idle CPU %",
         "nats idle CPU %",
-        "ctl RSS MiB: peak registering / peak in job / after",
+        "ctl RSS MiB: peak registering / peak in job / after / peak in raw phases",
         "sim procs RSS MiB",
         "sim stop",
       ],
@@ -117,7 +117,7 @@ export function barrierSection(R: BenchResults): string[] {
         b.grid.idlePct.srv.toFixed(1),
         `${mib(b.grid.ctlRssReg)} / ${mib(b.grid.ctlRssJob)} / ${
           mib(b.grid.ctlRssAfter)
-        }`,
+        } / ${mib(b.grid.ctlRssRaw)}`,
         b.grid.wrkRss.map(mib).join(" + "),
         b.grid.stopMs !== undefined
           ? `${(b.grid.stopMs / 1000).toFixed(1)} s`

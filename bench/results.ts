@@ -60,9 +60,10 @@ export interface BarrierResult {
     foreignPct: number;
     idlePct: { ctl: number; srv: number };
     ctlRssMax: number;
-    /** Peak while the N workers registered, and while the job ran. */
+    /** Peak while the N workers registered, while the job ran, and in the raw phases. */
     ctlRssReg: number;
     ctlRssJob: number;
+    ctlRssRaw: number;
     ctlRssAfter: number;
     natsRssMax: number;
     wrkRss: number[];
