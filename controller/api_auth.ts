@@ -107,7 +107,7 @@ function remoteAddress(c: Context): string {
 
 /** Makes `guard(scope, action)`: `action` marks a state-changing route, audited. */
 export function guards(opts: AuthOptions) {
-  const audit = async (
+  const audit = (
     c: Context<ApiEnv>,
     action: string,
     who: string,
