@@ -11,7 +11,7 @@ import {
   binaryPaths,
 } from "../models/backend_table.ts";
 import { execOutput, failedRun } from "./output.ts";
-import { text } from "./params.ts";
+import { described, withRules } from "./params.ts";
 import {
   type ActionContext,
   ActionError,
@@ -26,67 +26,53 @@ export const PACKAGE_RE = /^[a-z0-9][a-z0-9+.-]+$/;
 
 /**
  * Debian policy 5.6.12: [epoch:]upstream[-revision]. Upstream starts with a
- * digit; it may contain ":" only with an epoch and "-" only with a revision.
+ * digit; it may contain ":" only with an epoch and "-" only with a
+ * revision (everything after the last "-"). One alternative per case.
  */
+export const DEBIAN_VERSION_RE = new RegExp(
+  "^(?:" + [
+    "[0-9][A-Za-z0-9.+~]*",
+    "[0-9][A-Za-z0-9.+~-]*-[A-Za-z0-9+.~]+",
+    "\\d+:[0-9][A-Za-z0-9.+~:]*",
+    "\\d+:[0-9][A-Za-z0-9.+~:-]*-[A-Za-z0-9+.~]+",
+  ].join("|") + ")$",
+);
+
 export function isDebianVersion(v: string): boolean {
-  let rest = v;
-  const colon = rest.indexOf(":");
-  const epoch = colon >= 0;
-  if (epoch) {
-    if (!/^\d+$/.test(rest.slice(0, colon))) return false;
-    rest = rest.slice(colon + 1);
-  }
-  const dash = rest.lastIndexOf("-");
-  const revision = dash >= 0;
-  if (revision) {
-    if (!/^[A-Za-z0-9+.~]+$/.test(rest.slice(dash + 1))) return false;
-    rest = rest.slice(0, dash);
-  }
-  const allowed = `A-Za-z0-9.+~${epoch ? ":" : ""}${revision ? "\\-" : ""}`;
-  return new RegExp(`^[0-9][${allowed}]*$`).test(rest);
+  return DEBIAN_VERSION_RE.test(v);
 }
 
 /** A space- or comma-separated package list (not tabs or newlines). */
-const packages = text().transform((s, ctx) => {
-  const names = s.split(/[ ,]+/).filter((n) => n);
-  if (names.length === 0) {
-    ctx.addIssue({ code: "custom", message: "must name at least one package" });
-    return z.NEVER;
-  }
-  for (const n of names) {
-    if (!PACKAGE_RE.test(n)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${
-          JSON.stringify(n)
-        } is not a valid Debian package name (lowercase letters, digits, "+", "-" and "."; at least 2 characters, starting with a letter or digit)`,
-      });
-      return z.NEVER;
-    }
-  }
-  return [...new Set(names)];
+const packages = described<string[]>({
+  kind: "list",
+  split: "[ ,]+",
+  empty: "must name at least one package",
+  checks: [{
+    pattern: PACKAGE_RE.source,
+    message:
+      '%s is not a valid Debian package name (lowercase letters, digits, "+", "-" and "."; at least 2 characters, starting with a letter or digit)',
+  }],
 });
 
-const version = text().refine(isDebianVersion, {
-  message: 'is not a valid Debian version (e.g. "1.24.0-1" or "2:1.2~rc1")',
+const version = described<string>({
+  kind: "text",
+  checks: [{
+    pattern: DEBIAN_VERSION_RE.source,
+    message: 'is not a valid Debian version (e.g. "1.24.0-1" or "2:1.2~rc1")',
+  }],
 });
 
 /** A version pin names exactly one package. */
-function checkPin(
-  p: { package?: string[] | undefined; version?: string | undefined },
-  ctx: z.RefinementCtx,
-): void {
-  const n = p.package?.length ?? 0;
-  if (p.version !== undefined && n !== 1) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["version"],
-      message: n === 0
-        ? 'needs a "package" to pin'
-        : `pins one package, but ${n} were listed`,
-    });
-  }
-}
+const PIN = [{
+  kind: "count",
+  when: "version",
+  param: "package",
+  min: 1,
+  max: 1,
+  path: "version",
+  few: 'needs a "package" to pin',
+  many: "pins one package, but %n were listed",
+}];
 
 /** Operands for apt-get: "name" or "name=version". */
 function operands(
@@ -153,10 +139,10 @@ export function aptBackend(paths: AptPaths): BackendDef {
         run: (_p, ctx) => aptGet(ctx, bin, "update", [...base, "update"]),
       }),
       install: defineAction({
-        params: z.strictObject({
-          package: packages,
-          version: version.optional(),
-        }).superRefine(checkPin),
+        params: withRules(
+          z.strictObject({ package: packages, version: version.optional() }),
+          PIN,
+        ),
         run: (p, ctx) =>
           aptGet(ctx, bin, "install", [
             ...base,
@@ -174,10 +160,13 @@ export function aptBackend(paths: AptPaths): BackendDef {
       upgrade: defineAction({
         // Without packages: upgrade everything; with them: only those, and
         // only if already installed (install --only-upgrade).
-        params: z.strictObject({
-          package: packages.optional(),
-          version: version.optional(),
-        }).superRefine(checkPin),
+        params: withRules(
+          z.strictObject({
+            package: packages.optional(),
+            version: version.optional(),
+          }),
+          PIN,
+        ),
         run: (p, ctx) =>
           aptGet(
             ctx,

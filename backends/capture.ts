@@ -20,7 +20,12 @@ export class CappedReader {
   readonly #chunks: Uint8Array[] = [];
   #finished = false;
 
-  constructor(stream: ReadableStream<Uint8Array>, budget: Budget) {
+  /** `onText`: what was read, as it comes (live output); it never blocks the read. */
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    budget: Budget,
+    readonly onText?: (text: string) => void,
+  ) {
     this.#reader = stream.getReader();
     this.done = this.#pump(budget).finally(() => (this.#finished = true));
   }
@@ -31,10 +36,16 @@ export class CappedReader {
 
   async #pump(budget: Budget): Promise<void> {
     let full = false;
+    // A character may be split across reads: decode as a stream.
+    const live = this.onText ? new TextDecoder() : undefined;
     try {
       for (;;) {
         const { value, done } = await this.#reader.read();
         if (done) return;
+        if (live && !full) {
+          const text = live.decode(value, { stream: true });
+          if (text) this.onText!(text);
+        }
         // Keep draining past the cap, or the child blocks on a full pipe.
         const keep = full
           ? value.subarray(0, 0)

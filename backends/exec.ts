@@ -74,8 +74,8 @@ async function execute(
 ): Promise<ExecResult> {
   const child = await spawnChild(req, signal);
   const budget: Budget = { left: cfg.maxOutputBytes, dropped: 0 };
-  const out = new CappedReader(child.stdout, budget);
-  const err = new CappedReader(child.stderr, budget);
+  const out = new CappedReader(child.stdout, budget, req.onOutput);
+  const err = new CappedReader(child.stderr, budget, req.onOutput);
   let exited = false;
   const status = child.status.finally(() => (exited = true));
   let stopping: Promise<void> | undefined;

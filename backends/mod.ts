@@ -100,6 +100,7 @@ export type {
   SystemdOptions,
   TestBackendOptions,
 };
+export { describeParams, paramsDigest } from "./describe.ts";
 export { createExec, type ExecOptions } from "./exec.ts";
 export {
   runAction,

@@ -15,7 +15,7 @@ Deno.test("mod - every backend when every program is usable", async () => {
   });
   assert.deepEqual(describeBackends(all), {
     ping: ["echo", "hostname", "sleep"],
-    test: ["fail", "flaky", "output", "sleep", "succeed"],
+    test: ["fail", "flaky", "output", "sleep", "stream", "succeed"],
     apt: ["install", "remove", "update", "upgrade"],
     systemd: ["disable", "enable", "restart", "start", "status", "stop"],
     rke2: ["install", "restart", "start", "status", "stop"],
@@ -28,7 +28,7 @@ Deno.test("mod - backends whose programs are missing are left out", async () => 
   const noRke2 = await createBackends(BIN, { usable: only(BIN.systemctl) });
   assert.deepEqual(describeBackends(noRke2), {
     ping: ["echo", "hostname", "sleep"],
-    test: ["fail", "flaky", "output", "sleep", "succeed"],
+    test: ["fail", "flaky", "output", "sleep", "stream", "succeed"],
     systemd: ["disable", "enable", "restart", "start", "status", "stop"],
     rke2: ["install"],
   });

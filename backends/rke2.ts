@@ -22,7 +22,7 @@ import {
   DEFAULT_RKE2_INSTALLER_DIRS,
 } from "../models/backend_table.ts";
 import { execOutput, failedRun } from "./output.ts";
-import { text } from "./params.ts";
+import { described } from "./params.ts";
 import { systemctl, unitStatus } from "./systemd.ts";
 import {
   type ActionContext,
@@ -48,8 +48,9 @@ export const DEFAULT_INSTALLER_DIRS: string[] = [
   ...DEFAULT_RKE2_INSTALLER_DIRS,
 ];
 
-const mode = z.enum(["server", "agent"], {
-  error: 'must be "server" or "agent"',
+const mode = described<"server" | "agent">({
+  kind: "enum",
+  values: ["server", "agent"],
 }).default("server");
 
 function unitFor(m: "server" | "agent"): string {
@@ -57,17 +58,23 @@ function unitFor(m: "server" | "agent"): string {
 }
 
 /** "/a/./b", "/a/../b" and "//" are refused outright rather than normalised. */
+const PATH_CHECKS = [
+  { pattern: "^/", message: "must be an absolute path" },
+  {
+    pattern: "^[^\\0\\n\\r]*$",
+    message: "must not contain control characters",
+  },
+  {
+    pattern: "^(?![\\s\\S]*/(?:\\.\\.?)?(?:/|$))",
+    message: 'must not contain empty, "." or ".." path segments',
+  },
+];
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** The same checks, for the configured directories. */
 function checkPathText(s: string): string | undefined {
-  if (!s.startsWith("/")) return "must be an absolute path";
-  if (/[\0\n\r]/.test(s)) return "must not contain control characters";
-  if (
-    s.split("/").slice(1).some((seg) =>
-      seg === "" || seg === "." || seg === ".."
-    )
-  ) {
-    return 'must not contain empty, "." or ".." path segments';
-  }
-  return undefined;
+  return PATH_CHECKS.find((c) => !new RegExp(c.pattern).test(s))?.message;
 }
 
 function inside(path: string, dir: string): boolean {
@@ -143,12 +150,14 @@ export function rke2Backend(
     const why = checkPathText(d.replace(/\/$/, ""));
     if (why) throw new TypeError(`installerDirs: ${JSON.stringify(d)} ${why}`);
   }
-  const installer = text().superRefine((s, ctx) => {
-    const why = checkPathText(s) ??
-      (dirs.some((d) => inside(s, d))
-        ? undefined
-        : `must be inside ${dirs.join(" or ")}`);
-    if (why) ctx.addIssue({ code: "custom", message: why });
+  const installer = described<string>({
+    kind: "text",
+    checks: [...PATH_CHECKS, {
+      pattern: `^(?:${
+        dirs.map((d) => escapeRe(d.replace(/\/?$/, "/"))).join("|")
+      }).`,
+      message: `must be inside ${dirs.join(" or ")}`,
+    }],
   });
   const bin = paths.systemctl;
   const verb = (v: string) =>

@@ -19,7 +19,7 @@ import {
   WORKER_UNIT,
 } from "../models/backend_table.ts";
 import { execOutput, failedRun, lastLine } from "./output.ts";
-import { text } from "./params.ts";
+import { described, reshaped } from "./params.ts";
 import {
   type ActionContext,
   ActionError,
@@ -54,25 +54,28 @@ export function completeUnit(name: string): string {
 }
 
 /** A unit name, completed to "<name>.service" when it has no known suffix. */
-export const unitName = text().transform((s, ctx) => {
-  const fail = (message: string) => {
-    ctx.addIssue({ code: "custom", message });
-    return z.NEVER;
-  };
-  if (s === "") return fail("must not be empty");
-  if (s.includes("/")) return fail('must not contain "/"');
-  if (s.startsWith("-")) return fail('must not start with "-"');
-  if (!UNIT_CHARS.test(s)) {
-    return fail(
-      `${JSON.stringify(s)} may only contain letters, digits and ":_.\\@-"`,
-    );
-  }
-  const unit = completeUnit(s);
-  if (unit.length > MAX_UNIT) {
-    return fail(`must be at most ${MAX_UNIT} characters, with its suffix`);
-  }
-  return unit;
-});
+export const unitName = reshaped(
+  described<string>({
+    kind: "text",
+    checks: [
+      { pattern: "^[\\s\\S]", message: "must not be empty" },
+      { pattern: "^[^/]*$", message: 'must not contain "/"' },
+      { pattern: "^(?!-)", message: 'must not start with "-"' },
+      {
+        pattern: UNIT_CHARS.source,
+        message: '%s may only contain letters, digits and ":_.\\@-"',
+      },
+      {
+        // Completion adds ".service" (8 characters) to a name without a suffix.
+        pattern: `^(?:.{0,${MAX_UNIT - 8}}|(?=.{0,${MAX_UNIT}}$).*\\.(?:${
+          UNIT_SUFFIXES.join("|")
+        }))$`,
+        message: `must be at most ${MAX_UNIT} characters, with its suffix`,
+      },
+    ],
+  }),
+  completeUnit,
+);
 
 /** systemctl's LSB status for "no such unit": a retry cannot help. */
 const NO_SUCH_UNIT = 5;

@@ -7,7 +7,14 @@ import { z } from "zod";
 import { formatDuration } from "../models/duration.ts";
 import { NODE_ID_RE } from "../models/names.ts";
 import { sleep } from "./abort.ts";
-import { duration, intText, text } from "./params.ts";
+import {
+  described,
+  duration,
+  intText,
+  reshaped,
+  text,
+  withRules,
+} from "./params.ts";
 import { ActionError, type BackendDef, defineAction } from "./types.ts";
 
 export interface TestBackendOptions {
@@ -18,41 +25,32 @@ export interface TestBackendOptions {
 /** Largest text the `output` action will build, to keep a typo from eating memory. */
 export const MAX_TEST_OUTPUT_BYTES = 16 * 1024 * 1024;
 
-const nodeList = text().transform((s, ctx) => {
-  const ids = s.split(",").map((n) => n.trim()).filter((n) => n);
-  if (ids.length === 0) {
-    ctx.addIssue({ code: "custom", message: "must list at least one node id" });
-    return z.NEVER;
-  }
-  for (const id of ids) {
-    if (!NODE_ID_RE.test(id)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${JSON.stringify(id)} is not a valid node id`,
-      });
-      return z.NEVER;
-    }
-  }
-  return new Set(ids);
-});
+const nodeList = reshaped(
+  described<string[]>({
+    kind: "list",
+    split: ",",
+    trim: true,
+    empty: "must list at least one node id",
+    checks: [{
+      pattern: NODE_ID_RE.source,
+      message: "%s is not a valid node id",
+    }],
+  }),
+  (ids) => new Set(ids),
+);
 
-const rate = text().transform((s, ctx) => {
-  const n = Number(s.trim());
-  if (!/^\d+(\.\d+)?$/.test(s.trim()) || n > 100) {
-    ctx.addIssue({
-      code: "custom",
-      message: `must be a percentage from 0 to 100, got ${JSON.stringify(s)}`,
-    });
-    return z.NEVER;
-  }
-  return n;
+const rate = described<number>({
+  kind: "number",
+  min: 0,
+  max: 100,
+  message: "must be a percentage from 0 to 100, got %s",
 });
 
 async function delay(ms: number | undefined, signal: AbortSignal) {
   if (ms !== undefined) await sleep(ms, signal);
 }
 
-/** Makes the `test` backend (succeed, fail, sleep, flaky, output). */
+/** Makes the `test` backend (succeed, fail, sleep, flaky, output, stream). */
 export function testBackend(opts: TestBackendOptions = {}): BackendDef {
   const random = opts.random ?? Math.random;
   return {
@@ -101,15 +99,39 @@ export function testBackend(opts: TestBackendOptions = {}): BackendDef {
         },
       }),
       output: defineAction({
-        params: z.strictObject({
-          lines: intText(0, 10_000_000).default(10),
-          width: intText(0, 1_000_000).default(80),
-        }).refine((p) => p.lines * (p.width + 1) <= MAX_TEST_OUTPUT_BYTES, {
-          path: ["lines"],
-          message:
-            `lines × (width + 1) must be at most ${MAX_TEST_OUTPUT_BYTES} bytes`,
-        }),
+        params: withRules(
+          z.strictObject({
+            lines: intText(0, 10_000_000).default(10),
+            width: intText(0, 1_000_000).default(80),
+          }),
+          [{
+            kind: "product",
+            of: [{ param: "lines" }, { param: "width", plus: 1 }],
+            max: MAX_TEST_OUTPUT_BYTES,
+            path: "lines",
+            message:
+              `lines × (width + 1) must be at most ${MAX_TEST_OUTPUT_BYTES} bytes`,
+          }],
+        ),
         run: (p) => Promise.resolve({ output: makeLines(p.lines, p.width) }),
+      }),
+      // Live output for tests and demos: a client can show it saw line 1
+      // before the task ended.
+      stream: defineAction({
+        params: z.strictObject({
+          lines: intText(1, 10_000).default(10),
+          interval: duration().default(1000),
+        }),
+        run: async (p, ctx) => {
+          const out: string[] = [];
+          for (let i = 1; i <= p.lines; i++) {
+            if (i > 1) await sleep(p.interval, ctx.signal);
+            const line = `line ${i} of ${p.lines}`;
+            out.push(line);
+            ctx.output?.(`${line}\n`);
+          }
+          return { output: out.join("\n") };
+        },
       }),
     },
   };

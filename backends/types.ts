@@ -11,6 +11,8 @@ export interface ExecRequest {
   argv: string[];
   /** Extra environment; the child's environment is cleared first. */
   env?: Record<string, string>;
+  /** Output as it is read (live output); the result still holds it all. */
+  onOutput?: (text: string) => void;
 }
 
 export interface ExecResult {
@@ -36,6 +38,8 @@ export interface ActionContext {
   exec: Exec;
   /** The worker's node id (the `test` backend's `nodes` param uses it). */
   nodeId: string;
+  /** Streams output while the action runs (backends that start no process). */
+  output?: (text: string) => void;
   hostname: string;
 }
 

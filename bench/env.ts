@@ -44,6 +44,8 @@ export async function startCluster(opts: Options): Promise<Env> {
     offlineAfter: CONTROLLER.offlineAfter,
     taskTimeout: CONTROLLER.taskTimeout,
     logLevel: "info",
+    // Room for every job the bench stores: none of them expires.
+    history: { maxJobs: Math.max(100_000, 2 * opts.history) },
   });
   onCleanup(async () => {
     const t0 = performance.now();
@@ -56,8 +58,7 @@ export async function startCluster(opts: Options): Promise<Env> {
       throw new Error(`${e.message}\n${cluster.controller?.dump()}`);
     },
   );
-  const natsPid = childrenOf(p.pid).find((c) => commOf(c) === "nats-server");
-  if (!natsPid) throw new Error("cannot find the controller's nats-server");
+  const natsPid = natsOf(p.pid);
   await cluster.startWorker({ id: "bench-w1", heartbeat: "5s" });
   await cluster.waitOnline(["bench-w1"]);
   const workerPid = cluster.workers.get("bench-w1")!.pid;
@@ -65,6 +66,8 @@ export async function startCluster(opts: Options): Promise<Env> {
   const nc = await connectAsController(keysDirOf(cluster.dir), {
     servers: [cluster.natsUrl],
     name: "bench",
+    // Outlives a controller restart (the history part times one).
+    maxReconnectAttempts: -1,
   });
   onCleanup(() => nc.close().catch(() => {}));
   let inspector: Inspector | undefined;
@@ -87,6 +90,28 @@ export async function startCluster(opts: Options): Promise<Env> {
     trust: new NatsTrust(await loadOrCreateKeys(keysDirOf(cluster.dir))),
     inspector,
   };
+}
+
+function natsOf(ctlPid: number): number {
+  const pid = childrenOf(ctlPid).find((c) => commOf(c) === "nats-server");
+  if (!pid) throw new Error("cannot find the controller's nats-server");
+  return pid;
+}
+
+/**
+ * Stops the controller (SIGTERM, as an operator would) and starts it again
+ * on the same store; answers how long it took from spawning the process to
+ * its API answering `/status`.
+ */
+export async function restartController(env: Env): Promise<number> {
+  await env.cluster.controller?.stop("SIGTERM", 60_000);
+  const t0 = performance.now();
+  const p = await env.cluster.startController(controllerArgs([]), 300_000);
+  const startupMs = performance.now() - t0;
+  env.ctlPid = p.pid;
+  env.natsPid = natsOf(p.pid);
+  for (const pid of [env.ctlPid, env.natsPid]) ourPids.add(pid);
+  return startupMs;
 }
 
 /**

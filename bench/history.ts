@@ -1,10 +1,11 @@
 /**
  * History: finished jobs seeded through the API up to a count, then
- * GET /jobs and GET /job/:id timed against that store.
+ * GET /jobs and GET /job/:id timed against that store; then the controller
+ * is restarted on it: its start-up time, its RSS, and the same reads again.
  */
 import { waitFor } from "../testing/mod.ts";
 import { api, echoJob, onlineNodes, submit } from "./api.ts";
-import type { Env } from "./env.ts";
+import { type Env, restartController } from "./env.ts";
 import { log, memMiB, pool, stats } from "./lib.ts";
 import { profiled } from "./profile.ts";
 import type { BenchResults } from "./results.ts";
@@ -71,6 +72,7 @@ export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
         env.opts.httpSamples,
       ),
   );
+  const ctlRss = memMiB(env.ctlPid).rss;
   // One read of the largest barrier job, for scale (not a target).
   const big = R.barrier.at(-1)?.grid;
   let bigJob: NonNullable<BenchResults["history"]>["bigJob"];
@@ -88,6 +90,20 @@ export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
       };
     }
   }
+  // A controller started on this store: how long until its API answers,
+  // its memory then, and the same reads with nothing cached before.
+  let restart: NonNullable<BenchResults["history"]>["restart"];
+  if (!env.inspector) {
+    log(`history: restarting the controller on ${stored} finished jobs`);
+    const startupMs = await restartController(env);
+    const rss = memMiB(env.ctlPid).rss;
+    const list = await sample(() => "/jobs", env.opts.httpSamples);
+    const one = await sample(
+      () => `/job/${sampleIds[Math.floor(Math.random() * sampleIds.length)]}`,
+      env.opts.httpSamples,
+    );
+    restart = { startupMs, rss, list, one, rssAfter: memMiB(env.ctlPid).rss };
+  }
   R.history = {
     stored,
     seeded: need,
@@ -96,6 +112,7 @@ export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
     list,
     one,
     bigJob,
-    ctlRss: memMiB(env.ctlPid).rss,
+    ctlRss,
+    restart,
   };
 }

@@ -263,6 +263,39 @@ export function historySection(R: BenchResults): string[] {
       ]),
     );
     s.push("");
+    const r = h.restart;
+    if (r) {
+      s.push(
+        `Restarted on that store (SIGTERM, then started again): its API answered ${
+          ms(r.startupMs)
+        } ms after the process was spawned; controller RSS then ${
+          mib(r.rss)
+        } MiB, ${mib(r.rssAfter)} MiB after the reads below.`,
+      );
+      s.push("");
+      s.push(
+        table(
+          ["request, after the restart", "p50 ms", "p99 ms", "min", "max"],
+          [
+            [
+              "GET /jobs (first page, 50)",
+              ms(r.list.p50),
+              ms(r.list.p99),
+              ms(r.list.min),
+              ms(r.list.max),
+            ],
+            [
+              "GET /job/:id (a random single-step job)",
+              ms(r.one.p50),
+              ms(r.one.p99),
+              ms(r.one.min),
+              ms(r.one.max),
+            ],
+          ],
+        ),
+      );
+      s.push("");
+    }
   }
   return s;
 }

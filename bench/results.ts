@@ -138,6 +138,16 @@ export interface BenchResults {
     one: Stats & { bytes: number };
     bigJob?: { n: number; results: number; ms: number; bytes: number };
     ctlRss: number;
+    /** After a restart on the same store (not with --profile). */
+    restart?: {
+      /** Spawning the controller → its API answers `/status`. */
+      startupMs: number;
+      /** Controller RSS once it answers, and after the reads below. */
+      rss: number;
+      rssAfter: number;
+      list: Stats & { bytes: number };
+      one: Stats & { bytes: number };
+    };
   };
   final?: {
     ctlRss: number;

@@ -28,6 +28,7 @@
  * Stops on SIGTERM/SIGINT or when stdin closes (the bench went away):
  * agents are stopped (which marks their nodes offline) and connections closed.
  */
+import { resultEvent } from "../models/messages.ts";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -100,22 +101,15 @@ function rawResponder(nc: NatsConnection, id: string): void {
     : jsPublisher(nc);
   const onCommand = (data: Uint8Array) => {
     const cmd = JSON.parse(dec.decode(data)) as { step: number; job: string };
-    const started = new Date().toISOString();
-    // Shaped like a GRID result event, so payloads are the same size.
-    const res = {
-      type: "result",
-      job: cmd.job,
-      step: cmd.step,
-      node: id,
-      attempt: 1,
-      status: "success",
-      output: "pong",
-      retryable: true,
-      started_at: started,
-      finished_at: new Date().toISOString(),
-      duration_ms: 0,
-      by: "worker",
-    };
+    const started = Date.now();
+    // A GRID result event, so payloads are the same size.
+    const res = resultEvent(
+      { job: cmd.job, step: cmd.step, attempt: 1 },
+      id,
+      "worker",
+      { status: "success", output: "pong", retryable: true },
+      { startedAt: started, finishedAt: Date.now() },
+    );
     publish(
       subjects.result(cmd.job, cmd.step, id),
       enc.encode(JSON.stringify(res)),

@@ -77,6 +77,16 @@ export function renderTable(R: BenchResults): string {
         ms(h.one.p99)
       } ms`,
     );
+    const r = h.restart;
+    if (r) {
+      out.push(
+        `history, restarted: up in ${ms(r.startupMs)} ms, RSS ${
+          mib(r.rss)
+        } MiB (${mib(r.rssAfter)} after reads); GET /jobs p99 ${
+          ms(r.list.p99)
+        } ms; GET /job/:id p99 ${ms(r.one.p99)} ms`,
+      );
+    }
   }
   if (R.final) {
     out.push(

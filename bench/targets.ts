@@ -73,6 +73,22 @@ export function checkTargets(R: BenchResults): Target[] {
       measured: `p50 ${ms(h.one.p50)} ms, p99 ${ms(h.one.p99)} ms`,
       ok: h.one.p99 <= 20,
     });
+    out.push({
+      what: `controller RSS, ${h.stored} finished jobs stored`,
+      target: "≤ 250 MiB",
+      measured: `${mib(h.ctlRss)} MiB${
+        h.restart ? `; ${mib(h.restart.rssAfter)} MiB restarted` : ""
+      }`,
+      ok: Math.max(h.ctlRss, h.restart?.rssAfter ?? 0) <= 250,
+    });
+    if (h.restart) {
+      out.push({
+        what: `controller start-up, ${h.stored} finished jobs stored`,
+        target: "≤ 5 s",
+        measured: `${(h.restart.startupMs / 1000).toFixed(2)} s`,
+        ok: h.restart.startupMs <= 5000,
+      });
+    }
   }
   return out;
 }

@@ -22,6 +22,9 @@ import {
 import { NodeView, StatusView } from "../models/node.ts";
 import { ControllerView } from "../models/controller.ts";
 import { readSse, type SseEvent } from "./sse.ts";
+import { errorText, networkReason, nextBefore, parseJson } from "./api_text.ts";
+
+export { nextBefore, normalizeBaseUrl } from "./api_text.ts";
 
 /** The controller answered with an error, or could not be reached (exit status 4). */
 export class ApiError extends Error {
@@ -63,6 +66,13 @@ export interface ApiOptions {
   token?: string;
 }
 
+/** Which output `GET /job/:id/output` streams. */
+export interface OutputQuery {
+  step?: number;
+  node?: string;
+  follow?: boolean;
+}
+
 export interface ListJobsQuery {
   limit?: number;
   before?: string;
@@ -77,36 +87,6 @@ export type RevokedNode = z.infer<typeof RevokedNode>;
 export interface JobPage {
   jobs: JobList;
   next?: string;
-}
-
-/** The `before` of a `Link: </jobs?...>; rel="next"` header. */
-export function nextBefore(link: string | null): string | undefined {
-  const m = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(link ?? "");
-  if (!m) return undefined;
-  try {
-    return new URL(m[1]!, "http://x").searchParams.get("before") ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Normalises a controller address: adds "http://" when no scheme is given,
- * drops a trailing "/". Returns undefined for anything that is not http(s).
- */
-export function normalizeBaseUrl(text: string): string | undefined {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
-    ? text
-    : `http://${text}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
-  if (url.search || url.hash) return undefined;
-  return url.href.replace(/\/+$/, "");
 }
 
 export class ApiClient {
@@ -127,8 +107,14 @@ export class ApiClient {
     return this.#request("POST", "/job", JobView, body);
   }
 
-  getJob(id: string): Promise<Reply<JobView>> {
-    return this.#request("GET", `/job/${encodeURIComponent(id)}`, JobView);
+  /** The job; `outputs: false` leaves the results' outputs out. */
+  getJob(id: string, q: { outputs?: boolean } = {}): Promise<Reply<JobView>> {
+    const query = q.outputs === false ? "?outputs=false" : "";
+    return this.#request(
+      "GET",
+      `/job/${encodeURIComponent(id)}${query}`,
+      JobView,
+    );
   }
 
   cancelJob(id: string): Promise<Reply<JobView>> {
@@ -165,12 +151,46 @@ export class ApiClient {
   /**
    * The job's events (`GET /job/:id/events`) after `lastId`, or undefined
    * from a controller that does not serve them (404): poll it instead.
+   * `output: false` leaves out the running tasks' output.
    */
-  async jobEvents(
+  jobEvents(
     id: string,
     lastId?: string,
+    q: { output?: boolean } = {},
   ): Promise<AsyncGenerator<SseEvent> | undefined> {
-    const path = `/job/${encodeURIComponent(id)}/events`;
+    const query = q.output === false ? "?output=false" : "";
+    return this.#events(
+      `/job/${encodeURIComponent(id)}/events${query}`,
+      lastId,
+      true,
+    );
+  }
+
+  /**
+   * The job's output events (`GET /job/:id/output`) after `lastId`, of
+   * one step and/or node; `follow: false` ends after what was streamed so
+   * far.
+   */
+  async jobOutput(
+    id: string,
+    lastId: string | undefined,
+    q: OutputQuery,
+  ): Promise<AsyncGenerator<SseEvent>> {
+    const params = new URLSearchParams();
+    if (q.step !== undefined) params.set("step", String(q.step));
+    if (q.node !== undefined) params.set("node", q.node);
+    if (q.follow === false) params.set("follow", "false");
+    const query = params.size > 0 ? `?${params}` : "";
+    const path = `/job/${encodeURIComponent(id)}/output${query}`;
+    return (await this.#events(path, lastId, false))!;
+  }
+
+  /** An SSE answer; undefined for a 404 when `missingOk` (else an ApiError). */
+  async #events(
+    path: string,
+    lastId: string | undefined,
+    missingOk: boolean,
+  ): Promise<AsyncGenerator<SseEvent> | undefined> {
     const abort = new AbortController();
     // Only the answer's head is timed: the stream itself may be quiet for long.
     const timer = setTimeout(() => abort.abort(), this.#timeoutMs);
@@ -201,7 +221,13 @@ export class ApiClient {
       return readSse(res.body);
     }
     const text = await res.text();
-    if (res.status === 404 || res.ok) return undefined;
+    if (missingOk && (res.status === 404 || res.ok)) return undefined;
+    if (res.ok) {
+      throw new ApiError(
+        `unexpected reply to GET ${path}: not an event stream`,
+        res.status,
+      );
+    }
     throw new ApiError(
       `${
         errorText(parseJson(text), text, res.status, res.statusText)
@@ -324,45 +350,4 @@ export class ApiClient {
     }
     return { data: r.data, raw: json };
   }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The API's own error text when it sent one, else a short description. */
-function errorText(
-  json: unknown,
-  text: string,
-  status: number,
-  statusText: string,
-): string {
-  if (json !== null && typeof json === "object" && "error" in json) {
-    const e = json.error;
-    if (typeof e === "string" && e.trim() !== "") {
-      return e.trim().replace(/\s*\n\s*/g, "; ");
-    }
-  }
-  const fallback: Record<number, string> = {
-    404: "not found",
-    413: "the job is too large for the controller",
-    429: "the controller's job queue is full",
-  };
-  const body = text.trim().split("\n")[0]!.slice(0, 200);
-  return fallback[status] ?? (body || statusText || "request failed");
-}
-
-/** The useful tail of a fetch error ("Connection refused (os error 111)"). */
-function networkReason(e: unknown): string {
-  const err = e instanceof Error ? e : new Error(String(e));
-  let msg = (err.cause instanceof Error ? err.cause.message : err.message)
-    .split("\n")[0]!;
-  const i = msg.lastIndexOf("): ");
-  if (i >= 0) msg = msg.slice(i + 3);
-  return msg.replace(/^(tcp connect error|Fetch failed): /i, "").trim() ||
-    "no answer";
 }

@@ -58,6 +58,49 @@ Deno.test("ApiClient escapes ids in paths", async () => {
   assert.deepEqual(ctl.requests, ["GET /job/a%2Fb%20c"]);
 });
 
+Deno.test("ApiClient: output streams carry the token and Last-Event-ID; a refusal is an error, not a poll", async () => {
+  const seen: (string | null)[][] = [];
+  await using ctl = fakeController((req, url) => {
+    seen.push([
+      req.headers.get("authorization"),
+      req.headers.get("last-event-id"),
+    ]);
+    if (url.pathname.startsWith("/job/gone/")) return error(404, "job gone");
+    if (url.pathname === "/job/json/output") return Response.json({});
+    return new Response("event: end\ndata: {}\n\n", {
+      headers: { "content-type": "text/event-stream" },
+    });
+  });
+  const api = new ApiClient(ctl.url, { token: "t0k" });
+  const events = await api.jobOutput("j1", "4.7", { node: "a", follow: false });
+  const got = [];
+  for await (const e of events) got.push(e);
+  assert.deepEqual(got, [{ type: "end", data: "{}" }]);
+  await assert.rejects(
+    api.jobOutput("gone", undefined, {}),
+    (e: unknown) =>
+      e instanceof ApiError && e.status === 404 &&
+      e.message === "job gone (HTTP 404)",
+  );
+  await assert.rejects(
+    api.jobOutput("json", undefined, {}),
+    /unexpected reply to GET \/job\/json\/output: not an event stream/,
+  );
+  // The job's events: a 404 means "no stream here, poll".
+  assert.equal(
+    await api.jobEvents("gone", undefined, { output: false }),
+    undefined,
+  );
+  assert.deepEqual(ctl.requests, [
+    "GET /job/j1/output?node=a&follow=false",
+    "GET /job/gone/output",
+    "GET /job/json/output",
+    "GET /job/gone/events?output=false",
+  ]);
+  assert.deepEqual(seen[0], ["Bearer t0k", "4.7"]);
+  assert.deepEqual(seen[1], ["Bearer t0k", null]);
+});
+
 Deno.test("ApiClient gives up on a controller that does not answer", async () => {
   const { promise: never, resolve } = Promise.withResolvers<Response>();
   await using ctl = fakeController(() => never);

@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import type { TokenScope } from "../models/auth.ts";
 import type { JobStatus, Strategy, Target } from "../models/job.ts";
-import { jobList, jobRun } from "./args_job.ts";
+import { jobList, jobLogs, jobRun } from "./args_job.ts";
 import { audit, nodeEnroll, tokenCreate } from "./args_admin.ts";
 import { seeHelp, str, UsageError, type Values } from "./usage.ts";
 
@@ -36,6 +36,13 @@ export type Command =
     wait: boolean;
   }
   | { kind: "job get"; id: string; wait: boolean }
+  | {
+    kind: "job logs";
+    id: string;
+    follow: boolean;
+    step?: number;
+    node?: string;
+  }
   | { kind: "job list"; limit?: number; status?: JobStatus; before?: string }
   | { kind: "job cancel"; id: string }
   | { kind: "node list" }
@@ -79,8 +86,18 @@ const OPTIONS = {
   ttl: { type: "string" },
   groups: { type: "string", short: "g" },
   out: { type: "string" },
+  follow: { type: "boolean" },
+  node: { type: "string" },
+  step: { type: "string" },
 } as const;
 type OptionName = keyof typeof OPTIONS;
+
+/** `job logs -f` is --follow, as in `tail -f`; there is no job file there. */
+const LOGS_OPTIONS = {
+  ...OPTIONS,
+  file: { type: "string" },
+  follow: { type: "boolean", short: "f" },
+} as const;
 
 const GLOBAL: readonly OptionName[] = [
   "api",
@@ -98,6 +115,7 @@ export const COMMANDS = {
     args: [0, Infinity],
   },
   "job get": { options: ["wait"], args: [1, 1] },
+  "job logs": { options: ["follow", "node", "step"], args: [1, 1] },
   "job list": { options: ["status", "limit", "before"], args: [0, 0] },
   "job cancel": { options: [], args: [1, 1] },
   "node list": { options: [], args: [0, 0] },
@@ -117,7 +135,7 @@ export const COMMANDS = {
 export type CommandName = keyof typeof COMMANDS;
 
 const GROUPS = {
-  job: ["run", "get", "list", "cancel"],
+  job: ["run", "get", "logs", "list", "cancel"],
   node: ["list", "info", "enroll", "revoke"],
   token: ["create", "list", "revoke"],
 } as const;
@@ -133,6 +151,7 @@ export type Topic = "" | Group | CommandName;
 
 const ARG_NAMES: Partial<Record<CommandName, string>> = {
   "job get": "job ID",
+  "job logs": "job ID",
   "job cancel": "job ID",
   "node info": "node ID",
   "node enroll": "node ID",
@@ -147,17 +166,10 @@ type Token = ReturnType<typeof parseArgs>["tokens"] extends
 
 /** Parses gridc's argv (without the program name). */
 export function parseCli(argv: readonly string[]): Invocation {
-  const { tokens = [] } = parseArgs({
-    args: [...argv],
-    options: OPTIONS,
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
-  const options = tokens.filter((t) => t.kind === "option");
-  const positionals = tokens.flatMap((t) =>
-    t.kind === "positional" ? [t.value] : []
-  );
+  let { options, positionals } = tokenize(argv, OPTIONS);
+  if (positionals[0] === "job" && positionals[1] === "logs") {
+    ({ options, positionals } = tokenize(argv, LOGS_OPTIONS));
+  }
   const has = (name: OptionName) => options.some((t) => t.name === name);
 
   if (positionals[0] === "help") {
@@ -194,6 +206,25 @@ export function parseCli(argv: readonly string[]): Invocation {
     );
   }
   return { ...globals(values), command: buildCommand(topic, values, args) };
+}
+
+function tokenize(
+  argv: readonly string[],
+  table: typeof OPTIONS | typeof LOGS_OPTIONS,
+) {
+  const { tokens = [] } = parseArgs({
+    args: [...argv],
+    options: table,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  return {
+    options: tokens.filter((t) => t.kind === "option"),
+    positionals: tokens.flatMap((t) =>
+      t.kind === "positional" ? [t.value] : []
+    ),
+  };
 }
 
 /** Splits the positionals into the command name and its arguments. */
@@ -293,6 +324,8 @@ function buildCommand(
       return jobRun(values, args);
     case "job get":
       return { kind: name, id: args[0]!, wait: values.wait === true };
+    case "job logs":
+      return jobLogs(values, args[0]!);
     case "job list":
       return jobList(values);
     case "job cancel":

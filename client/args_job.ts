@@ -1,6 +1,7 @@
 /** Arguments of the job commands: `job run` and `job list`. */
 import { parseDuration } from "../models/duration.ts";
 import { JobStatus, Strategy, Target } from "../models/job.ts";
+import { NodeId } from "../models/names.ts";
 import type { Command, JobSource } from "./args.ts";
 import { positiveInt, seeHelp, str, UsageError, type Values } from "./usage.ts";
 
@@ -105,5 +106,29 @@ export function jobList(values: Values): Command {
   if (limit !== undefined) cmd.limit = positiveInt("--limit", limit);
   const before = str(values.before);
   if (before !== undefined) cmd.before = before;
+  return cmd;
+}
+
+export function jobLogs(values: Values, id: string): Command {
+  const cmd: Extract<Command, { kind: "job logs" }> = {
+    kind: "job logs",
+    id,
+    follow: values.follow === true,
+  };
+  const step = str(values.step);
+  if (step !== undefined) {
+    if (!/^\d+$/.test(step) || !Number.isSafeInteger(Number(step))) {
+      throw new UsageError(`--step "${step}": must be a step number: 0, 1, …`);
+    }
+    cmd.step = Number(step);
+  }
+  const node = str(values.node);
+  if (node !== undefined) {
+    const r = NodeId.safeParse(node);
+    if (!r.success) {
+      throw new UsageError(`--node "${node}": ${r.error.issues[0]!.message}`);
+    }
+    cmd.node = node;
+  }
   return cmd;
 }

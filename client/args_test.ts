@@ -140,7 +140,7 @@ Deno.test("parseCli() rejects unknown and missing commands", () => {
   usage(["jobs"], `unknown command "jobs" (see 'gridc --help')`);
   usage(
     ["job"],
-    "missing job command: run, get, list, cancel (see 'gridc job --help')",
+    "missing job command: run, get, logs, list, cancel (see 'gridc job --help')",
   );
   usage(
     ["node"],
@@ -247,6 +247,63 @@ Deno.test("parseCli() checks job list's values", () => {
     `--limit "ten": must be a whole number of at least 1`,
   );
   usage(["job", "list", "--limit", "1.5"], /^--limit "1\.5"/);
+});
+
+Deno.test("parseCli() reads job logs: -f is --follow there, before or after the id", () => {
+  const logs = (argv: string[]) => parseCli(["job", "logs", ...argv]).command;
+  assert.deepEqual(logs(["j1"]), { kind: "job logs", id: "j1", follow: false });
+  for (const argv of [["-f", "j1"], ["j1", "-f"], ["--follow", "j1"]]) {
+    assert.deepEqual(logs(argv), { kind: "job logs", id: "j1", follow: true });
+  }
+  assert.deepEqual(
+    parseCli([
+      "-a",
+      "h:1",
+      "job",
+      "logs",
+      "-f",
+      "j1",
+      "--node",
+      "web-01",
+      "--step",
+      "2",
+    ]),
+    {
+      api: "h:1",
+      output: "table",
+      command: {
+        kind: "job logs",
+        id: "j1",
+        follow: true,
+        node: "web-01",
+        step: 2,
+      },
+    },
+  );
+  // Elsewhere -f is still the job file.
+  const run = parseCli(["job", "run", "-f", "deploy.yaml"]).command;
+  assert.deepEqual(run.kind === "job run" && run.source, {
+    kind: "file",
+    path: "deploy.yaml",
+  });
+  usage(["job", "logs"], "missing job ID (see 'gridc job logs --help')");
+  usage(
+    ["job", "logs", "j1", "--step", "x"],
+    `--step "x": must be a step number: 0, 1, …`,
+  );
+  usage(["job", "logs", "j1", "--step", "-1"], "option --step needs a value");
+  usage(
+    ["job", "logs", "j1", "--node", "a b"],
+    /^--node "a b": must be letters/,
+  );
+  usage(
+    ["job", "logs", "j1", "--wait"],
+    `unknown option --wait for "job logs" (see 'gridc job logs --help')`,
+  );
+  usage(
+    ["job", "get", "j1", "--follow"],
+    /^unknown option --follow for "job get"/,
+  );
 });
 
 Deno.test("parseTarget() accepts all, group:NAME and node:ID", () => {

@@ -6,6 +6,7 @@ import { VERSION } from "../models/mod.ts";
 import { ApiClient, ApiError, DEFAULT_API, normalizeBaseUrl } from "./api.ts";
 import { type Command, parseCli, UsageError } from "./args.ts";
 import { jobCancel, jobGet, jobList, jobRun } from "./commands/job.ts";
+import { jobLogs } from "./commands/logs.ts";
 import {
   controllers,
   nodeEnroll,
@@ -150,6 +151,8 @@ function dispatch(
       return jobRun(ctx, cmd);
     case "job get":
       return jobGet(ctx, cmd);
+    case "job logs":
+      return jobLogs(ctx, cmd);
     case "job list":
       return jobList(ctx, cmd);
     case "job cancel":

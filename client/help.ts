@@ -13,9 +13,9 @@ const GLOBAL = `Global options:
       --version        Print the gridc and Deno versions`;
 
 const EXIT_STATUS = `Exit status:
-  0  success (with --wait: the job completed)
-  1  the job failed (--wait)
-  2  the job was cancelled (--wait)
+  0  success (with --wait or job logs -f: the job completed)
+  1  the job failed (--wait, job logs -f)
+  2  the job was cancelled (--wait, job logs -f)
   3  usage error: unknown command or option, bad argument, bad job file
   4  the controller could not be reached or answered with an error
      (a missing, refused or too narrow token too)`;
@@ -27,6 +27,7 @@ Usage: gridc [options] COMMAND [ARGS]
 Commands:
   job run      Submit a job: one task from the command line, or a job file
   job get      Show a job and its per-node results
+  job logs     Print the output of a job's tasks, live with -f
   job list     List jobs, newest first
   job cancel   Cancel a pending or running job
   node list    List the nodes
@@ -51,6 +52,7 @@ const JOB = `Usage: gridc job COMMAND
 Commands:
   run      Submit a job (and optionally wait for it)
   get      Show a job and its per-node results
+  logs     Print the output of a job's tasks, live with -f
   list     List jobs, newest first
   cancel   Cancel a pending or running job
 
@@ -79,11 +81,12 @@ Options:
   -f, --file FILE          Read the job from FILE
   -s, --strategy NAME      fail-fast (default) or continue
       --timeout DURATION   Job timeout, e.g. 30s, 5m, 1m30s
-  -w, --wait               Wait for the job: print each node result as it
-                           lands, then the result table; the exit status
-                           follows the job (0 completed, 1 failed,
-                           2 cancelled). Ctrl-C stops waiting, not the job
-                           (use 'gridc job cancel ID')
+  -w, --wait               Wait for the job: print the tasks' output lines
+                           as they come ("web-01 | ...") and each node
+                           result as it lands, then the result table; the
+                           exit status follows the job (0 completed,
+                           1 failed, 2 cancelled). Ctrl-C stops waiting,
+                           not the job (use 'gridc job cancel ID')
 
 With -f, the options -t, -s and --timeout override the file's values.
 
@@ -103,8 +106,40 @@ with the first line of the output (or error). Use -o json for everything.
 ID may be the start of a job id, as long as no other job's begins so.
 
 Options:
-  -w, --wait   Wait for the job to finish first; the exit status follows
-               the job (0 completed, 1 failed, 2 cancelled)
+  -w, --wait   Wait for the job to finish first, printing output lines and
+               results as they come; the exit status follows the job
+               (0 completed, 1 failed, 2 cancelled)
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
+const JOB_LOGS = `Usage: gridc job logs [options] ID
+
+Prints the output the job's tasks streamed while they ran, a line at a
+time, each prefixed with its node ("web-01 | line 1 of 3") and, when the
+job has several steps, the step ("[1] web-01 | ..."); the node names are
+coloured on a terminal. Without -f it prints what was streamed so far and
+exits; with -f it follows the output until the job ends.
+
+A reader that falls too far behind is told how many lines it missed
+("web-01 | … 12 lines skipped (the result has them)"): 'gridc job get'
+shows the stored result. A task's streamed output stops after 1 MiB.
+
+Options:
+  -f, --follow   Keep printing output as it comes until the job ends; the
+                 exit status then follows the job (0 completed, 1 failed,
+                 2 cancelled). A dropped connection is resumed where it
+                 stopped
+      --node ID  Only this node's output
+      --step N   Only step N's output (steps are numbered from 0)
+
+With -o json each output event is printed as one JSON object a line:
+{"step":0,"node":"web-01","attempt":1,"text":"line 1 of 3\\n"}.
+
+Examples:
+  gridc job logs -f 18f3a5c2b1d0004f2
+  gridc job logs --node web-01 --step 1 18f3a5c2
 
 ${GLOBAL}
 
@@ -269,6 +304,7 @@ const TEXTS: Record<Topic, string> = {
   node: NODE,
   "job run": JOB_RUN,
   "job get": JOB_GET,
+  "job logs": JOB_LOGS,
   "job list": JOB_LIST,
   "job cancel": JOB_CANCEL,
   "node list": NODE_LIST,

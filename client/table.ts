@@ -40,6 +40,14 @@ export function sanitize(text: string): string {
   return text.replace(ANSI, "").replace(/[\t\r\n]/g, " ").replace(CONTROL, "");
 }
 
+/**
+ * Makes one line of a node's output safe for a terminal: escape sequences
+ * and control characters go, tabs stay.
+ */
+export function cleanLine(text: string): string {
+  return text.replace(ANSI, "").replace(/[^\P{Cc}\t]/gu, "");
+}
+
 /** The first line of text that is not blank, trimmed. */
 export function firstLine(text: string | undefined): string {
   for (const line of (text ?? "").split(/\r\n|\r|\n/)) {

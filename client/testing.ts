@@ -5,6 +5,7 @@
 import type { JobSummary, JobView, NodeResult } from "../models/job.ts";
 import type { NodeView, StatusView } from "../models/node.ts";
 import type { ControllerView } from "../models/controller.ts";
+import type { LiveOutput, LiveStatus } from "../models/live.ts";
 import { runCli } from "./cli.ts";
 import type { Io } from "./context.ts";
 
@@ -100,6 +101,48 @@ export function fakeController(route: Route): FakeController {
     bodies,
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
+}
+
+/** One Server-Sent Event as the controller writes it. */
+export function sseEvent(type: string, data: unknown, id?: string): string {
+  return `event: ${type}\n${id === undefined ? "" : `id: ${id}\n`}data: ${
+    JSON.stringify(data)
+  }\n\n`;
+}
+
+/**
+ * An event stream answer (`GET /job/:id/events`, `/output`). A stream
+ * that ends without `end` is what a client sees when the controller goes
+ * away mid-stream: it reconnects.
+ */
+export function sseResponse(text: string): Response {
+  return new Response(text, {
+    headers: { "content-type": "text/event-stream" },
+  });
+}
+
+/** The `data` of an `output` event. */
+export function liveOutput(
+  node: string,
+  text: string,
+  over: Partial<LiveOutput> = {},
+): LiveOutput {
+  return { step: 0, node, attempt: 1, text, ...over };
+}
+
+/** The `data` of a `status` event for `j`. */
+export function liveStatus(j: JobView, over: Partial<LiveStatus> = {}) {
+  const { id, status, step, expected, offline, created_at, updated_at } = j;
+  return {
+    id,
+    status,
+    step,
+    expected,
+    offline,
+    created_at,
+    updated_at,
+    ...over,
+  } satisfies LiveStatus;
 }
 
 /** A port nothing listens on. */

@@ -28,6 +28,7 @@ import {
 } from "./api_auth.ts";
 import type { Health } from "./health.ts";
 import type { JobLogFollower } from "./job_follow.ts";
+import type { OutputFollower } from "./output_follow.ts";
 import type { FoldJob, JobRows } from "./job_rows.ts";
 import type { Metrics } from "./metrics.ts";
 import type { NatsStats } from "./nats_stats.ts";
@@ -70,6 +71,8 @@ export interface ApiDeps {
   nodeAdmin: NodeAdmin;
   /** A job's log followed live (`GET /job/:id/events`). */
   follower: JobLogFollower;
+  /** Running tasks' output (GRID_OUT); without it no output is streamed. */
+  output?: OutputFollower;
   /** A job's state, results without outputs (one result's view). */
   fold: FoldJob;
   /** Rows of `GET /jobs`, with progress. */

@@ -17,7 +17,8 @@ export type RecordKind =
   | "controllers"
   | "tokens"
   | "audit"
-  | "results";
+  | "results"
+  | "output";
 
 /** Bad records remembered to log and count each once; older ones are forgotten. */
 const REMEMBERED = 10_000;

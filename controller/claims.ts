@@ -14,8 +14,8 @@
  * winner writes the job record with that epoch; a record carrying a lower
  * epoch is a late write from a former owner and does not count.
  */
-import type { KV } from "@nats-io/kv";
 import { z } from "zod";
+import type { Bucket } from "../lib/bucket.ts";
 import { encodeJson } from "../lib/nats.ts";
 import { type BadRecords, badRecords, readRecord } from "./bad_records.ts";
 
@@ -30,13 +30,34 @@ export type Claim = z.infer<typeof Claim>;
 export interface ClaimStore {
   /** Claims `epoch` of `job`; answers with whoever holds it (us if we won). */
   claim(job: string, epoch: number, claim: Claim): Promise<Claim>;
+  /**
+   * Removes a finished job's claims, epochs 1 to `epoch` (its record's),
+   * leaving nothing behind: it is never claimed again.
+   */
+  forget(job: string, epoch: number): Promise<void>;
 }
 
+const claimKey = (job: string, epoch: number) => `${job}.${epoch}`;
+
+/** What claims need of their bucket: a KV will do where nothing is forgotten. */
+export type ClaimsBucket =
+  & Pick<Bucket, "create" | "get">
+  & Partial<Pick<Bucket, "erase">>;
+
 export class KvClaims implements ClaimStore {
-  constructor(readonly kv: KV, readonly bad: BadRecords = badRecords) {}
+  constructor(
+    readonly kv: ClaimsBucket,
+    readonly bad: BadRecords = badRecords,
+  ) {}
+
+  async forget(job: string, epoch: number): Promise<void> {
+    const erase = this.kv.erase;
+    if (!erase) throw new Error("this claims bucket cannot erase keys");
+    for (let e = 1; e <= epoch; e++) await erase(claimKey(job, e));
+  }
 
   async claim(job: string, epoch: number, claim: Claim): Promise<Claim> {
-    const key = `${job}.${epoch}`;
+    const key = claimKey(job, epoch);
     try {
       await this.kv.create(key, encodeJson(claim));
       return claim;
@@ -59,9 +80,14 @@ export class MemoryClaims implements ClaimStore {
   readonly held = new Map<string, Claim>();
 
   claim(job: string, epoch: number, claim: Claim): Promise<Claim> {
-    const key = `${job}.${epoch}`;
+    const key = claimKey(job, epoch);
     if (!this.held.has(key)) this.held.set(key, claim);
     return Promise.resolve(this.held.get(key)!);
+  }
+
+  forget(job: string, epoch: number): Promise<void> {
+    for (let e = 1; e <= epoch; e++) this.held.delete(claimKey(job, e));
+    return Promise.resolve();
   }
 }
 

@@ -9,17 +9,22 @@ import type { JobStore, Stored } from "./job_store.ts";
 /** How many candidates an ambiguous prefix lists. */
 const SHOWN = 10;
 
-export function findJob(
-  store: Pick<JobStore, "get" | "idsWithPrefix">,
+export async function findJob(
+  store: Pick<JobStore, "load" | "idsWithPrefix">,
   idOrPrefix: string,
-): Stored {
-  const exact = store.get(idOrPrefix);
-  if (exact) return exact;
+): Promise<Stored> {
   const ids = idOrPrefix === ""
     ? []
     : store.idsWithPrefix(idOrPrefix, SHOWN + 1);
-  if (ids.length === 1) return store.get(ids[0]!)!;
-  if (ids.length === 0) throw notFound(`job "${idOrPrefix}" not found`);
+  // An exact id is read even when the index has not heard of it yet (a
+  // job a peer has just created).
+  if (idOrPrefix !== "" && (ids.length === 0 || ids.includes(idOrPrefix))) {
+    const exact = await store.load(idOrPrefix);
+    if (exact) return exact;
+  }
+  const only = ids.length === 1 ? await store.load(ids[0]!) : undefined;
+  if (only) return only;
+  if (ids.length <= 1) throw notFound(`job "${idOrPrefix}" not found`);
   const more = ids.length > SHOWN ? ", …" : "";
   throw conflict(
     `job id "${idOrPrefix}" is ambiguous: it begins ${

@@ -38,17 +38,17 @@ Deno.test("findJob(): exact id, unique prefix, ambiguous and unknown prefixes", 
     assert.deepEqual(store.idsWithPrefix("19b7", 2), ids.slice(0, 2));
     assert.deepEqual(store.idsWithPrefix("2", 10), []);
 
-    assert.equal(findJob(store, ids[0]!).rec.id, ids[0]);
-    assert.equal(findJob(store, "19b8").rec.id, ids[3]);
-    assert.equal(findJob(store, "19b7000001a").rec.id, ids[2]);
-    assert.throws(
+    assert.equal((await findJob(store, ids[0]!)).rec.id, ids[0]);
+    assert.equal((await findJob(store, "19b8")).rec.id, ids[3]);
+    assert.equal((await findJob(store, "19b7000001a")).rec.id, ids[2]);
+    await assert.rejects(
       () => findJob(store, "19b70000001"),
       (e: unknown) =>
         e instanceof RefusedError && e.kind === "conflict" &&
         e.message.includes(ids[0]!) && e.message.includes(ids[1]!),
     );
-    for (const missing of ["19b9", "", "x"]) {
-      assert.throws(
+    for (const missing of ["19b9", "", "x", "a b", "*", "j.>"]) {
+      await assert.rejects(
         () => findJob(store, missing),
         (e: unknown) => e instanceof RefusedError && e.kind === "not_found",
       );

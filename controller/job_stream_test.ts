@@ -94,7 +94,7 @@ Deno.test("events: another controller streams a job's status and results, then e
     assert.ok(lastResult < final);
 
     const results = got.filter((e) => e.type === "result");
-    assert.deepEqual(results.map((e) => e.id), ["1", "2", "3", "4"]);
+    assert.deepEqual(results.map((e) => e.id), ["1.0", "2.0", "3.0", "4.0"]);
     const rows = results.flatMap((e) =>
       data(e).results.map((x: { step: number; node: string }) =>
         `${x.step}:${x.node}`
@@ -103,7 +103,7 @@ Deno.test("events: another controller streams a job's status and results, then e
     assert.deepEqual(rows, ["0:web-01", "0:web-02", "1:web-01", "1:web-02"]);
     assert.equal(data(results[0]!).results[0].status, "success");
     assert.ok(!("output" in data(results[0]!).results[0]));
-    // Only result events carry ids: a resumed client gets whole batches.
+    // Only result events carry ids (no output here): a resumed client gets whole batches.
     assert.ok(got.filter((e) => e.type !== "result").every((e) => !e.id));
 
     // Resuming after event 2 brings 3 and 4, once each.
@@ -116,7 +116,7 @@ Deno.test("events: another controller streams a job's status and results, then e
     );
     assert.deepEqual(
       again.filter((e) => e.type === "result").map((e) => e.id),
-      ["3", "4"],
+      ["3.0", "4.0"],
     );
     // A finished job says so after its results.
     assert.deepEqual(again.map((e) => e.type), [
@@ -149,7 +149,7 @@ Deno.test("events: a cancel's results come in one event, under the cancel's sequ
     const results = got.filter((e) => e.type === "result");
     assert.equal(results.length, 1);
     const batch = data(results[0]!);
-    assert.equal(String(batch.seq), results[0]!.id);
+    assert.equal(`${batch.seq}.0`, results[0]!.id);
     assert.deepEqual(
       batch.results.map((x: { node: string; status: string }) =>
         `${x.node}:${x.status}`
@@ -212,7 +212,7 @@ Deno.test("events: at shutdown an open stream closes without `end`, so the clien
       closing: closing.signal,
     },
     rec,
-    0,
+    { res: 0, out: 0 },
   );
   const got: SseEvent[] = [];
   const reading = (async () => {

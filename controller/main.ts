@@ -13,6 +13,7 @@ import {
   BUCKET_CLAIMS,
   BUCKET_CONTROLLERS,
   BUCKET_ENROLL,
+  BUCKET_HISTORY,
   BUCKET_JOBS,
   BUCKET_NODES,
   BUCKET_TOKENS,
@@ -37,6 +38,8 @@ import { Enrollments } from "./enrollment.ts";
 import { Registry } from "./registry.ts";
 import { KvClaims } from "./claims.ts";
 import { Runner } from "./runner.ts";
+import { onDuty, Retention } from "./retention.ts";
+import { Checkpoints } from "./job_checkpoint.ts";
 import { NatsCommandLog, NatsEventLog } from "./nats_logs.ts";
 import { JobHistory } from "./job_log.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -45,6 +48,7 @@ import { ApiStartError, serveApi } from "./api_server.ts";
 import { NatsAuditLog } from "./audit.ts";
 import { TokenStore } from "./tokens.ts";
 import { NatsJobFollower } from "./job_follow.ts";
+import { NatsOutputFollower } from "./output_follow.ts";
 import { foldJob } from "./job_log.ts";
 import { JobRows, tapEvents } from "./job_rows.ts";
 import type { JobRecord } from "../models/job.ts";
@@ -142,7 +146,11 @@ export async function main(argv: string[]): Promise<void> {
   // A JetStream cluster needs a moment to elect a leader after its servers start.
   await retry(
     "creating streams and buckets",
-    () => ensureTopology(nc, { replicas: config.nats.jetstream.replicas }),
+    () =>
+      ensureTopology(nc, {
+        replicas: config.nats.jetstream.replicas,
+        historyMaxAgeMs: config.history.max_age,
+      }),
   );
   const kvm = new Kvm(nc);
   const js = jetstreamClient(nc);
@@ -160,9 +168,11 @@ export async function main(argv: string[]): Promise<void> {
     config.nats.name,
   );
   await registry.start();
-  const store = new JobStore(
-    natsBucket(await kvm.open(BUCKET_JOBS), js, "job records"),
+  const jobsBucket = natsBucket(await kvm.open(BUCKET_JOBS), js, "job records");
+  const checkpoints = new Checkpoints(
+    natsBucket(await kvm.open(BUCKET_HISTORY), js, "history"),
   );
+  const store = new JobStore(jobsBucket, undefined, { checkpoints });
   await store.start();
   const peers = new Peers(
     await kvm.open(BUCKET_CONTROLLERS),
@@ -185,10 +195,13 @@ export async function main(argv: string[]): Promise<void> {
     foldJob(js, rec, true, 0, runner.appliedSeq(rec.id) ?? rec.res_last ?? 0);
   const rows = new JobRows(fold);
   store.onChange((s) => metrics.record(s.rec));
+  const claims = new KvClaims(
+    natsBucket(await kvm.open(BUCKET_CLAIMS), js, "claims"),
+  );
   const runner = new Runner({
     observer: metrics,
     store,
-    claims: new KvClaims(await kvm.open(BUCKET_CLAIMS)),
+    claims,
     peers,
     fleet: registry,
     // List rows follow running jobs on the events the runner reads.
@@ -202,6 +215,15 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   await runner.start();
+  const retention = new Retention({
+    store,
+    claims,
+    checkpoints,
+    bucketCreated: async () => (await jobsBucket.info()).created,
+    clock: systemClock,
+    onDuty: () => onDuty(peers, systemClock.now()),
+  }, { maxAgeMs: config.history.max_age, maxJobs: config.history.max_jobs });
+  retention.start();
 
   const tokens = new TokenStore(
     natsBucket(await kvm.open(BUCKET_TOKENS), js, "tokens"),
@@ -228,6 +250,7 @@ export async function main(argv: string[]): Promise<void> {
       audit: new NatsAuditLog(js, jsm),
       nodeAdmin,
       follower: new NatsJobFollower(js),
+      output: new NatsOutputFollower(js),
       fold,
       rows,
       health: natsHealth(
@@ -258,6 +281,7 @@ export async function main(argv: string[]): Promise<void> {
   // Stop taking requests, hand running jobs to a peer (or to our next start), say goodbye.
   closing.abort(); // live streams would hold the shutdown open
   await api.shutdown();
+  retention.stop();
   await runner.stop(true);
   await peers.stop();
   registry.stop();

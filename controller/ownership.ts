@@ -103,7 +103,7 @@ export class Ownership {
   async toAdopt(runningHere: (id: string) => boolean): Promise<Stored[]> {
     const { store, peers, clock } = this.#d;
     const adopt: Stored[] = [];
-    for (const s of [...store.values()]) {
+    for (const s of [...store.active()]) {
       if (s.rec.status !== "running" || runningHere(s.rec.id)) continue;
       if (s.rec.owner === this.id) {
         adopt.push(s);

@@ -15,6 +15,7 @@
  * nothing (`freshAt`, sweep.ts `fleetCurrent`).
  */
 import { type NodeEnrollment, NodeRecord } from "../models/node.ts";
+import { canonicalJson, NodeParams } from "../models/params.ts";
 import type { Bucket, BucketEntry } from "../lib/bucket.ts";
 import { type Cancel, type Clock, iso, systemClock } from "../lib/clock.ts";
 import { encodeJson } from "../lib/nats.ts";
@@ -51,6 +52,10 @@ export class Registry implements Fleet {
   #revs = new Map<string, number>();
   /** The last refusal logged per node, so a heartbeat does not repeat it. */
   #refusals = new Map<string, string>();
+  /** What each node last described its actions accept, under its digest. */
+  #params = new Map<string, { digest: string; np: NodeParams }>();
+  /** Descriptions by content: a fleet of one version shares one. */
+  #interned = new Map<string, NodeParams>();
   /** When our sentinel last came back: the view was current then. */
   freshAt = 0;
   #stop?: () => void;
@@ -75,6 +80,11 @@ export class Registry implements Fleet {
     const every = Math.max(100, Math.min(2000, this.offlineAfterMs / 8));
     await this.#beat();
     this.#stopBeat = this.clock.every(every, () => this.#beat());
+  }
+
+  /** What node `id` accepts, while its heartbeats name the description it sent. */
+  paramsOf(id: string): NodeParams | undefined {
+    return this.nodes.has(id) ? this.#params.get(id)?.np : undefined;
   }
 
   isOnline(id: string, now = Date.now()): boolean {
@@ -103,6 +113,7 @@ export class Registry implements Fleet {
     this.#revs.set(e.key, e.revision);
     if (e.operation !== "PUT") {
       this.#heard.delete(e.key);
+      this.#params.delete(e.key);
       this.nodes.delete(e.key);
       this.revoked.delete(e.key);
       return;
@@ -119,8 +130,47 @@ export class Registry implements Fleet {
       });
       return;
     }
-    this.#heard.set(e.key, { rec: parsed.data, at: e.time ?? Date.now() });
+    const { params, ...rec } = parsed.data;
+    this.#learn(rec, params);
+    this.#heard.set(e.key, { rec, at: e.time ?? Date.now() });
     this.#place(e.key);
+  }
+
+  /**
+   * Keeps the description a record carries; a record that names another
+   * digest than the one kept (the worker restarted with other backends or
+   * another version) leaves the node undescribed until it sends it.
+   */
+  #learn(rec: NodeRecord, params: unknown): void {
+    const digest = rec.params_digest;
+    if (digest === undefined) return void this.#params.delete(rec.id);
+    if (params !== undefined) {
+      const p = NodeParams.safeParse(params);
+      if (p.success) {
+        this.#params.set(rec.id, { digest, np: this.#intern(p.data) });
+        return;
+      }
+      this.#refuse(rec.id, "ignoring a malformed description of params", {
+        error: p.error.issues[0]?.message,
+      });
+    }
+    if (this.#params.get(rec.id)?.digest !== digest) {
+      this.#params.delete(rec.id);
+    }
+  }
+
+  #intern(np: NodeParams): NodeParams {
+    const key = canonicalJson(np);
+    const have = this.#interned.get(key);
+    if (have) return have;
+    if (this.#interned.size >= 64) {
+      const used = new Set([...this.#params.values()].map((p) => p.np));
+      for (const [k, v] of this.#interned) {
+        if (!used.has(v)) this.#interned.delete(k);
+      }
+    }
+    this.#interned.set(key, np);
+    return np;
   }
 
   /** Files a node's last record under what its enrollment allows. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { NodeEnrollment, NodeRecord } from "../models/node.ts";
+import type { NodeParams } from "../models/params.ts";
 import { encodeJson } from "../lib/nats.ts";
 import type { BucketEntry } from "../lib/bucket.ts";
 import { type EnrollmentLookup, Registry } from "./registry.ts";
@@ -131,5 +132,40 @@ Deno.test("Registry: current while its own sentinel comes back, not when writes 
   bucket.put = () => Promise.reject(new Error("no stream answered"));
   await clock.advance(10_000);
   assert.equal(reg.freshAt, before);
+  reg.stop();
+});
+
+const described = (kind: string): NodeParams => ({
+  specs: [{ kind }],
+  actions: { ping: { echo: { params: { message: 0 } } } },
+});
+
+Deno.test("Registry: a node's description is kept while its heartbeats name it", async () => {
+  const { enrolled, reg, write } = await rig();
+  enrolled.set({ id: "n1", groups: ["web"] });
+  enrolled.set({ id: "n2", groups: ["web"] });
+  const d1 = described("text");
+  await write(record("n1", { params_digest: "d1", params: d1 }));
+  assert.deepEqual(reg.paramsOf("n1"), d1);
+  assert.equal(reg.nodes.get("n1")!.params, undefined, "not kept per beat");
+  await write(record("n1", { params_digest: "d1" }));
+  assert.deepEqual(reg.paramsOf("n1"), d1, "a heartbeat naming it");
+  // The same content from another node: one copy.
+  await write(record("n2", { params_digest: "d1", params: described("text") }));
+  assert.equal(reg.paramsOf("n2"), reg.paramsOf("n1"));
+  // Restarted with other backends: undescribed until it sends them.
+  await write(record("n1", { params_digest: "d2" }));
+  assert.equal(reg.paramsOf("n1"), undefined);
+  await write(record("n1", { params_digest: "d2", params: described("int") }));
+  assert.equal(reg.paramsOf("n1")!.specs[0]!.kind, "int");
+  // An older worker names none.
+  await write(record("n1"));
+  assert.equal(reg.paramsOf("n1"), undefined);
+  // A description that does not read is ignored, the record still counts.
+  const broken = { specs: [{ kind: "text", checks: [{ pattern: "(" }] }] };
+  await write(record("n1", { params_digest: "d3", params: broken }));
+  assert.equal(reg.paramsOf("n1"), undefined);
+  assert.ok(reg.nodes.has("n1"));
+  assert.equal(reg.paramsOf("ghost"), undefined);
   reg.stop();
 });

@@ -67,7 +67,13 @@ export class Requests {
         "the node registry is not current (NATS JetStream is not answering): try again shortly",
       );
     }
-    const problem = checkAgainstFleet(spec, fleet.nodes, now, offlineAfterMs);
+    const problem = checkAgainstFleet(
+      spec,
+      fleet.nodes,
+      now,
+      offlineAfterMs,
+      (id) => fleet.paramsOf?.(id),
+    );
     if (problem) throw invalid(problem);
     const preview = resolveTarget(
       fleet.nodes.values(),
@@ -94,7 +100,8 @@ export class Requests {
   async cancel(id: string): Promise<JobRecord> {
     const { store, ownership, clock } = this.#d;
     for (let tries = 0; tries < 5; tries++) {
-      const s = store.get(id);
+      // A finished job's record may be in the bucket only.
+      const s = store.get(id) ?? await store.load(id);
       if (!s) throw notFound(`job "${id}" not found`);
       if (TERMINAL.has(s.rec.status)) {
         throw conflict(`job "${id}" is already ${s.rec.status}`);
@@ -134,7 +141,7 @@ export class Requests {
       };
       await this.#d.events.append(ev);
       await finished;
-      return store.get(id)!.rec;
+      return (store.get(id) ?? await store.load(id) ?? s).rec;
     }
     throw conflict(`job "${id}" kept changing; try again`);
   }

@@ -1,8 +1,10 @@
 /**
  * Whether a job's results can still be in GRID_RES. Job records are kept
- * for good, but the stream they point into can be deleted and created
- * again (its sequences start over), and it drops results older than its
- * retention: a job whose events are gone must say so, not show `{}`.
+ * for `history.max_age` after they finish, but the stream they point into
+ * can be deleted and created again (its sequences start over), and it
+ * drops results older than its retention (history.max_age and a week:
+ * lib/topology.ts), or someone may purge it: a job whose events are gone
+ * must say so, not show `{}`.
  *
  * The record says where the job's events lie (`res_seq`, `res_last`) and
  * when it started; the stream says when it was created and which
@@ -161,8 +163,10 @@ export class ResultsStream {
     return facts && resultsLost(rec, facts);
   }
 
-  /** What `/status` says; `jobs` oldest first. */
-  async status(jobs: Iterable<Stored>): Promise<ResultsStreamStatus> {
+  /** What `/status` says; `jobs` oldest first (read as it goes: only the oldest are). */
+  async status(
+    jobs: Iterable<Stored> | AsyncIterable<Stored>,
+  ): Promise<ResultsStreamStatus> {
     // A stream slow to answer (a JetStream outage) is not waited out:
     // /status says what it said last, or that it has not answered.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -185,7 +189,7 @@ export class ResultsStream {
       first_seq: s.first_seq,
       last_seq: s.last_seq,
     };
-    const n = this.#ranBefore(s, jobs);
+    const n = await this.#ranBefore(s, jobs);
     return n === 0 ? view : {
       ...view,
       problem:
@@ -200,10 +204,13 @@ export class ResultsStream {
    * one was created. Ids sort by creation time, so only jobs created
    * before it are looked at, and the answer for one stream never grows.
    */
-  #ranBefore(s: ResultsStreamFacts, jobs: Iterable<Stored>): number {
+  async #ranBefore(
+    s: ResultsStreamFacts,
+    jobs: Iterable<Stored> | AsyncIterable<Stored>,
+  ): Promise<number> {
     if (this.#orphans?.created === s.created) return this.#orphans.count;
     let count = 0;
-    for (const { rec } of jobs) {
+    for await (const { rec } of jobs) {
       if (Date.parse(rec.created_at) > s.created) break;
       // Only the recreation counts here: aged-out results are each job's own.
       if (resultsLost(rec, { ...s, first_seq: 0 })) count++;

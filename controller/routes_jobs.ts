@@ -65,7 +65,7 @@ export function jobRoutes(
   );
 
   app.get("/job/:id", guard("read"), async (c) => {
-    const stored = findJob(store, c.req.param("id")).rec;
+    const stored = (await findJob(store, c.req.param("id"))).rec;
     if (c.req.query("outputs") === "false") {
       // Results without outputs: what a live view needs, at any size.
       const lean = await deps.fold(stored);
@@ -99,7 +99,7 @@ export function jobRoutes(
   });
 
   app.post("/job/:id/cancel", guard("operate", "job.cancel"), async (c) => {
-    const id = findJob(store, c.req.param("id")).rec.id;
+    const id = (await findJob(store, c.req.param("id"))).rec.id;
     c.set("auditTarget", id);
     const rec = await requests.cancel(id);
     const state = await history.results(rec);
@@ -118,7 +118,11 @@ export function jobRoutes(
         }, got "${status}"`,
       );
     }
-    const page = store.list({ limit, before: c.req.query("before"), status });
+    const page = await store.list({
+      limit,
+      before: c.req.query("before"),
+      status,
+    });
     if (page.next) {
       // The reference's API answers a bare array; the next page goes here.
       const q = new URLSearchParams({

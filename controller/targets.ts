@@ -4,6 +4,8 @@
  */
 import { type JobSpec, leavesOf, type Target } from "../models/job.ts";
 import type { NodeRecord } from "../models/node.ts";
+import type { NodeParams } from "../models/params.ts";
+import { checkParamsOnNodes } from "./param_check.ts";
 
 export function isOnline(
   n: NodeRecord,
@@ -54,14 +56,16 @@ function describeTarget(t: Target): string {
 
 /**
  * Checks a job against the fleet: the target must match a registered node,
- * and every leaf's backend and action must exist on the nodes it will run
- * on. Returns the first problem, naming the field, or undefined.
+ * every leaf's backend and action must exist on the nodes it will run on,
+ * and its params must be accepted by each of them that describes them
+ * (`paramsOf`). Returns the first problem, naming the field, or undefined.
  */
 export function checkAgainstFleet(
   spec: JobSpec,
   nodes: ReadonlyMap<string, NodeRecord>,
   now: number,
   offlineAfterMs: number,
+  paramsOf: (id: string) => NodeParams | undefined = () => undefined,
 ): string | undefined {
   const { online, offline } = resolveTarget(
     nodes.values(),
@@ -99,7 +103,7 @@ export function checkAgainstFleet(
       return `${leaf.path}.action: unknown action "${leaf.action}" for backend "${leaf.backend}"`;
     }
   }
-  return undefined;
+  return checkParamsOnNodes(spec, judged, paramsOf);
 }
 
 /** The fleet as the runner sees it: the node registry, kept current. */
@@ -112,4 +116,9 @@ export interface Fleet {
    * while it does (fleetCurrent in sweep.ts).
    */
   readonly freshAt: number;
+  /**
+   * What node `id` advertised its actions accept, when this controller
+   * has it (not from workers older than that).
+   */
+  paramsOf?(id: string): NodeParams | undefined;
 }

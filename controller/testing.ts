@@ -8,10 +8,12 @@ import type { Phase } from "../models/job.ts";
 import {
   Command,
   type JobEvent,
+  type OutputChunk,
   resultEvent,
   type RunCommand,
 } from "../models/messages.ts";
 import type { NodeRecord } from "../models/node.ts";
+import type { NodeParams } from "../models/params.ts";
 import type { Bucket, BucketEntry } from "../lib/bucket.ts";
 import { iso, ManualClock } from "../lib/clock.ts";
 import { decoder } from "../lib/nats.ts";
@@ -19,6 +21,11 @@ import { MemoryClaims } from "./claims.ts";
 import { JobStore } from "./job_store.ts";
 import type { CommandLog, EventLog, LogEntry, Sent } from "./logs.ts";
 import type { PeerView } from "./ownership.ts";
+import type {
+  OutputFilter,
+  OutputFollower,
+  OutputWatch,
+} from "./output_follow.ts";
 import { Runner, type RunnerConfig } from "./runner.ts";
 import { type Fleet, isOnline } from "./targets.ts";
 
@@ -27,20 +34,27 @@ function entry(
   revision: number,
   value: Uint8Array,
   operation: BucketEntry["operation"] = "PUT",
+  time?: number,
 ): BucketEntry {
   return {
     key,
     revision,
     operation,
     value,
+    ...(time === undefined ? {} : { time }),
     json: () => JSON.parse(decoder.decode(value)),
   };
 }
 
 export class MemoryBucket implements Bucket {
   #items = new Map<string, BucketEntry>();
+  /** Keys deleted or purged: their marker, until erased. */
+  #markers = new Map<string, BucketEntry>();
   #rev = 0;
   #followers = new Set<(e: BucketEntry) => void>();
+  readonly created = Date.now();
+  /** When set, stamps entries with a store time, as the server does. */
+  now?: () => number;
 
   create(key: string, value: Uint8Array): Promise<number> {
     if (this.#items.has(key)) {
@@ -65,10 +79,31 @@ export class MemoryBucket implements Bucket {
   }
 
   delete(key: string): Promise<void> {
-    this.#items.delete(key);
-    const e = entry(key, ++this.#rev, new Uint8Array(), "DEL");
-    for (const f of this.#followers) queueMicrotask(() => f(e));
+    this.#mark(key, "DEL");
     return Promise.resolve();
+  }
+
+  purge(key: string, rev: number): Promise<void> {
+    if (this.#items.get(key)?.revision !== rev) {
+      return Promise.reject(new Error("wrong last sequence"));
+    }
+    this.#mark(key, "PURGE");
+    return Promise.resolve();
+  }
+
+  erase(key: string): Promise<void> {
+    this.#items.delete(key);
+    this.#markers.delete(key);
+    return Promise.resolve();
+  }
+
+  info(): Promise<{ created: number; lastRev: number }> {
+    return Promise.resolve({ created: this.created, lastRev: this.#rev });
+  }
+
+  /** Markers left by deletes and purges, by key. */
+  markers(): string[] {
+    return [...this.#markers.keys()];
   }
 
   follow(apply: (e: BucketEntry) => void): Promise<{ stop(): void }> {
@@ -77,9 +112,29 @@ export class MemoryBucket implements Bucket {
     return Promise.resolve({ stop: () => this.#followers.delete(apply) });
   }
 
+  followFrom(
+    after: number,
+    apply: (e: BucketEntry) => void,
+  ): Promise<{ stop(): void }> {
+    const held = [...this.#items.values(), ...this.#markers.values()]
+      .filter((e) => e.revision > after)
+      .sort((a, b) => a.revision - b.revision);
+    for (const e of held) apply(e);
+    this.#followers.add(apply);
+    return Promise.resolve({ stop: () => this.#followers.delete(apply) });
+  }
+
+  #mark(key: string, op: "DEL" | "PURGE"): void {
+    this.#items.delete(key);
+    const e = entry(key, ++this.#rev, new Uint8Array(), op, this.now?.());
+    this.#markers.set(key, e);
+    for (const f of this.#followers) queueMicrotask(() => f(e));
+  }
+
   #write(key: string, value: Uint8Array): number {
-    const e = entry(key, ++this.#rev, value);
+    const e = entry(key, ++this.#rev, value, "PUT", this.now?.());
     this.#items.set(key, e);
+    this.#markers.delete(key);
     for (const f of this.#followers) queueMicrotask(() => f(e));
     return e.revision;
   }
@@ -201,6 +256,8 @@ export class FakePeers implements PeerView {
 /** Node records the test writes, judged online like the registry does. */
 export class FakeFleet implements Fleet {
   readonly nodes = new Map<string, NodeRecord>();
+  /** What each node describes its actions accept. */
+  readonly described = new Map<string, NodeParams>();
   #frozenAt?: number;
 
   constructor(readonly clock: ManualClock, readonly offlineAfterMs: number) {}
@@ -238,6 +295,10 @@ export class FakeFleet implements Fleet {
   isOnline(id: string, now = this.clock.now()): boolean {
     const n = this.nodes.get(id);
     return n !== undefined && isOnline(n, now, this.offlineAfterMs);
+  }
+
+  paramsOf(id: string): NodeParams | undefined {
+    return this.described.get(id);
   }
 }
 
@@ -319,4 +380,44 @@ export function steps(n: number): Phase[] {
     backend: "test",
     action: "succeed",
   }));
+}
+
+/** GRID_OUT in memory: chunks as workers stream them. */
+export class MemoryOutputLog implements OutputFollower {
+  readonly chunks: { seq: number; chunk: OutputChunk }[] = [];
+  #followers = new Set<
+    { f: OutputFilter; fn: (c: OutputChunk, seq: number) => void }
+  >();
+
+  append(chunk: OutputChunk): number {
+    const seq = this.chunks.length + 1;
+    this.chunks.push({ seq, chunk });
+    for (const w of this.#followers) {
+      if (matches(w.f, chunk)) queueMicrotask(() => w.fn(chunk, seq));
+    }
+    return seq;
+  }
+
+  follow(
+    f: OutputFilter,
+    after: number,
+    fn: (c: OutputChunk, seq: number) => void,
+  ): OutputWatch {
+    const backlog = this.chunks.filter((x) =>
+      x.seq > after && matches(f, x.chunk)
+    );
+    queueMicrotask(() => backlog.forEach((x) => fn(x.chunk, x.seq)));
+    const w = { f, fn };
+    this.#followers.add(w);
+    // Delivered within a microtask: nothing stays pending for long.
+    return {
+      stop: () => void this.#followers.delete(w),
+      pending: () => Promise.resolve(0),
+    };
+  }
+}
+
+function matches(f: OutputFilter, c: OutputChunk): boolean {
+  return c.job === f.job && (f.step === undefined || c.step === f.step) &&
+    (f.node === undefined || c.node === f.node);
 }

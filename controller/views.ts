@@ -106,7 +106,14 @@ export function nodeView(
   now: number,
   offlineAfterMs: number,
 ): NodeView {
-  const { cmd_seq: _, resume_seq: __, backends, ...rest } = n;
+  const {
+    cmd_seq: _,
+    resume_seq: __,
+    params_digest: ___,
+    params: ____,
+    backends,
+    ...rest
+  } = n;
   return {
     ...rest,
     backends: Object.keys(backends).sort(),

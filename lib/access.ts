@@ -59,6 +59,7 @@ export function workerPermissions(node: string): Permissions {
     pub: {
       allow: [
         subjects.nodeResults(node),
+        subjects.nodeOutput(node),
         `${api}.${kvSubject(BUCKET_NODES, node)}`,
         `${api}.CONSUMER.CREATE.${STREAM_COMMANDS}.${consumer}.${ownCommands}`,
         `${api}.CONSUMER.INFO.${STREAM_COMMANDS}.${consumer}`,
@@ -91,6 +92,7 @@ const service = (subject: string, many = false): Export => ({
 /** What GRID offers WORKERS; each worker's permissions narrow it to its own. */
 export const GRID_EXPORTS: readonly Export[] = [
   service(subjects.allResults),
+  service(subjects.allOutput),
   service(kvSubject(BUCKET_NODES, ">")),
   service(`${JS_API}.DIRECT.GET.${STREAM_RESULTS}.>`),
   service(`${JS_API}.DIRECT.GET.${STREAM_COMMANDS}.>`),

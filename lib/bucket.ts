@@ -20,6 +20,21 @@ export interface Bucket {
   delete(key: string): Promise<void>;
   /** Every current entry, then every change. */
   follow(apply: (e: BucketEntry) => void): Promise<Follower>;
+  /**
+   * Every entry after revision `after` in revision order (0: every key's
+   * newest, markers included), then every change; answers once those
+   * there at the call have been applied.
+   */
+  followFrom(after: number, apply: (e: BucketEntry) => void): Promise<Follower>;
+  /**
+   * Removes `key` if its revision is still `rev` (else fails: "wrong last
+   * sequence"); followers see a PURGE entry, which stays as a marker.
+   */
+  purge(key: string, rev: number): Promise<void>;
+  /** Erases whatever the bucket holds under `key`, a marker too: followers see nothing. */
+  erase(key: string): Promise<void>;
+  /** When the bucket was created (ms) and its newest revision. */
+  info(): Promise<{ created: number; lastRev: number }>;
 }
 
 export function natsBucket(
@@ -27,6 +42,7 @@ export function natsBucket(
   js: JetStreamClient,
   name: string,
 ): Bucket {
+  let stream: Promise<{ name: string; prefix: string }> | undefined;
   return {
     create: (key, value) => kv.create(key, value),
     update: (key, value, rev) => kv.update(key, value, rev),
@@ -34,5 +50,28 @@ export function natsBucket(
     get: (key) => kv.get(key),
     delete: (key) => kv.delete(key),
     follow: (apply) => followBucket(js, kv, name, apply),
+    followFrom: (after, apply) =>
+      followBucket(js, kv, name, apply, undefined, after),
+    purge: (key, rev) => kv.purge(key, { previousSeq: rev }),
+    erase: async (key) => {
+      stream ??= kv.status().then((s) => ({
+        name: s.streamInfo.config.name,
+        prefix: `$KV.${s.bucket}.`,
+      }));
+      const s = await stream.catch((e) => {
+        stream = undefined;
+        throw e;
+      });
+      // No account check: that would be one more round trip per key.
+      const jsm = await js.jetstreamManager(false);
+      await jsm.streams.purge(s.name, { filter: `${s.prefix}${key}` });
+    },
+    info: async () => {
+      const { streamInfo } = await kv.status();
+      return {
+        created: Date.parse(streamInfo.created),
+        lastRev: streamInfo.state.last_seq,
+      };
+    },
   };
 }

@@ -32,19 +32,30 @@ export interface BucketEntry {
   json(): any;
 }
 
+/**
+ * With `after`, no snapshot is read: the bucket's stream is read in order
+ * from the revision after it (0: from the start, where a bucket that keeps
+ * one value per key holds each key's newest entry, markers included), and
+ * the answer comes once what the stream held at the call has been applied.
+ * One ordered read costs far less than a `get` per key.
+ */
 export async function followBucket(
   js: JetStreamClient,
   kv: KV,
   name: string,
   apply: (e: BucketEntry) => void,
   checkMs = 3000,
+  after?: number,
 ): Promise<Follower> {
   const status = await kv.status();
   const stream = status.streamInfo.config.name;
   const prefix = `$KV.${status.bucket}.`;
-  let lastRev = status.streamInfo.state.last_seq;
+  let lastRev = after ?? status.streamInfo.state.last_seq;
   let stopped = false;
   let stopReader = () => {};
+  /** Whether a message said nothing was left to read, and who is waiting for that. */
+  let atEnd = false;
+  let caughtUp = () => {};
   const deliver = (e: BucketEntry) => {
     if (e.revision > lastRev) lastRev = e.revision;
     // One entry that its reader chokes on (a value that is not JSON) must
@@ -65,7 +76,13 @@ export async function followBucket(
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
     });
-    const msgs = await c.consume(QUICK_RECOVERY);
+    // From a revision, a backlog is read first: larger pulls read it
+    // several times faster.
+    const msgs = await c.consume(
+      after === undefined
+        ? QUICK_RECOVERY
+        : { ...QUICK_RECOVERY, max_messages: 1000 },
+    );
     stopReader = () => msgs.stop();
     (async () => {
       for await (const m of msgs) {
@@ -78,9 +95,44 @@ export async function followBucket(
           time: m.info.timestampNanos / 1e6,
           json: () => m.json(),
         });
+        if (m.info.pending === 0) {
+          atEnd = true;
+          caughtUp();
+        }
       }
     })().catch((e) => log.warn(`watch of ${name} ended`, { error: String(e) }));
+    return c;
   };
+  if (after !== undefined) {
+    const { name } = await (await read(after + 1)).info(true);
+    await new Promise<void>((resolve) => {
+      // No message may ever say "nothing pending" (there were none to
+      // read, or the last were purged meanwhile): the stream and the
+      // consumer say so. (The consumer's own `info()` is not used: called
+      // while it consumes, it stalls the read.)
+      let seen = -1;
+      const check = async () => {
+        const last = await kv.status().then(
+          (s) => s.streamInfo.state.last_seq,
+          () => Infinity,
+        );
+        if (last <= lastRev) return caughtUp();
+        const jsm = await js.jetstreamManager(false);
+        const info = await jsm.consumers.info(stream, name).catch(() => null);
+        if (info?.num_pending === 0 && seen === lastRev) caughtUp();
+        seen = lastRev;
+      };
+      const timer = setInterval(check, 250);
+      caughtUp = () => {
+        clearInterval(timer);
+        caughtUp = () => {};
+        resolve();
+      };
+      if (atEnd) caughtUp();
+      else check();
+    });
+    return watched();
+  }
   await read(lastRev + 1);
   for await (const k of await kv.keys()) {
     const e = await kv.get(k);
@@ -94,25 +146,30 @@ export async function followBucket(
       json: () => e.json(),
     });
   }
-  const stopWatchdog = watchStall(
-    async () => (await kv.status()).streamInfo.state.last_seq,
-    () => lastRev,
-    async (at, last) => {
-      if (stopped) return;
-      log.warn(`watch of ${name} stalled; watching again`, {
-        at,
-        bucket: last,
-      });
-      stopReader();
-      await read(at + 1);
-    },
-    checkMs,
-  );
-  return {
-    stop() {
-      stopped = true;
-      stopWatchdog();
-      stopReader();
-    },
-  };
+  return watched();
+
+  /** The follower, its reader watched for stalls. */
+  function watched(): Follower {
+    const stopWatchdog = watchStall(
+      async () => (await kv.status()).streamInfo.state.last_seq,
+      () => lastRev,
+      async (at, last) => {
+        if (stopped) return;
+        log.warn(`watch of ${name} stalled; watching again`, {
+          at,
+          bucket: last,
+        });
+        stopReader();
+        await read(at + 1);
+      },
+      checkMs,
+    );
+    return {
+      stop() {
+        stopped = true;
+        stopWatchdog();
+        stopReader();
+      },
+    };
+  }
 }

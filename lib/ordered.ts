@@ -186,6 +186,7 @@ export class StreamFollower {
   #stopped = false;
   #stopReader = () => {};
   #retry?: ReturnType<typeof setTimeout>;
+  #consumer?: Consumer;
 
   constructor(
     readonly js: JetStreamClient,
@@ -198,6 +199,18 @@ export class StreamFollower {
   ) {
     this.seen = after;
     this.#loop();
+  }
+
+  /**
+   * Messages that match and are stored but not yet read (0: caught up);
+   * undefined while no reader is open.
+   */
+  async pending(): Promise<number | undefined> {
+    const c = this.#consumer;
+    if (!c) return undefined;
+    const info = await c.info(false);
+    // Delivered to this client but not handed on yet counts as pending too.
+    return info.num_pending + (info.delivered.stream_seq > this.seen ? 1 : 0);
   }
 
   /** Ends the current reader; the next starts after `seen`. */
@@ -230,6 +243,7 @@ export class StreamFollower {
       opt_start_seq: this.seen + 1,
     });
     const msgs = await c.consume(QUICK_RECOVERY);
+    this.#consumer = c;
     this.#stopReader = () => msgs.stop();
     if (this.#stopped) msgs.stop();
     for await (const m of msgs) {

@@ -28,10 +28,14 @@ export const BUCKET_CLAIMS = "grid_claims";
 export const BUCKET_TOKENS = "grid_tokens";
 /** Node identities: groups, NATS users, revocations (controllers write it). */
 export const BUCKET_ENROLL = "grid_enroll";
+/** Checkpoints of the job index, so a controller starts without reading every job. */
+export const BUCKET_HISTORY = "grid_history";
 /** Where a system-account user pushes an account JWT to every server. */
 export const SYS_CLAIMS_UPDATE = "$SYS.REQ.CLAIMS.UPDATE";
 /** Who changed what through the API, and refused attempts. */
 export const STREAM_AUDIT = "GRID_AUDIT";
+/** Running tasks' output, in chunks as it comes: live views and their replay. */
+export const STREAM_OUTPUT = "GRID_OUT";
 
 export const subjects = {
   /** Where the controller publishes a node's commands (stored). */
@@ -45,6 +49,14 @@ export const subjects = {
   control: (job: string): string => `grid.res.${job}.ctl`,
   /** Every result one node can report (what a worker may publish). */
   nodeResults: (node: string): string => `grid.res.*.*.${node}`,
+  /** A running task's output chunks (its attempt's final output is its result). */
+  output: (job: string, step: number, node: string): string =>
+    `grid.out.${job}.${step}.${node}`,
+  /** Every output chunk one node can stream (what a worker may publish). */
+  nodeOutput: (node: string): string => `grid.out.*.*.${node}`,
+  /** Every output chunk of one job. */
+  jobOutput: (job: string): string => `grid.out.${job}.>`,
+  allOutput: "grid.out.>",
   /** Every event of one job. */
   jobEvents: (job: string): string => `grid.res.${job}.>`,
   allResults: "grid.res.>",
@@ -62,13 +74,30 @@ export const HDR_LAST_SEQUENCE = "Nats-Last-Sequence";
 const NANOS_PER_MS = 1_000_000;
 const DAY_MS = 86_400_000;
 
+/**
+ * Results and claims outlive a job's record by this much: a job's events
+ * are all stored while it runs, and its record is removed `max_age` after
+ * it finished, so the results of any job that ran under a week (the
+ * longest job timeout) are still there as long as its record is.
+ */
+export const HISTORY_MARGIN_MS = 7 * DAY_MS;
+
+/** How long results and claims are kept, given `history.max_age`. */
+export function keptMs(opts: TopologyOptions): number {
+  return (opts.historyMaxAgeMs ?? 30 * DAY_MS) + HISTORY_MARGIN_MS;
+}
+
 export interface TopologyOptions {
   /** How long commands stay for workers to catch up on. */
   commandRetentionMs?: number;
-  /** How long task events (and so job results) are kept. */
+  /** How long task events (and so job results) are kept; default: `historyMaxAgeMs` and a week. */
   resultRetentionMs?: number;
+  /** `history.max_age`: how long a finished job is kept (default 30 days). */
+  historyMaxAgeMs?: number;
   /** How long audit entries are kept. */
   auditRetentionMs?: number;
+  /** How long streamed output is kept for replay. */
+  outputRetentionMs?: number;
   replicas?: number;
 }
 
@@ -97,7 +126,7 @@ export function streamConfigs(
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      max_age: (opts.resultRetentionMs ?? 30 * DAY_MS) * NANOS_PER_MS,
+      max_age: (opts.resultRetentionMs ?? keptMs(opts)) * NANOS_PER_MS,
       duplicate_window: 120_000 * NANOS_PER_MS,
       num_replicas: replicas,
       // Workers look up their own earlier outcomes by subject.
@@ -110,6 +139,18 @@ export function streamConfigs(
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: (opts.auditRetentionMs ?? 365 * DAY_MS) * NANOS_PER_MS,
+      num_replicas: replicas,
+    },
+    {
+      name: STREAM_OUTPUT,
+      subjects: [subjects.allOutput],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      // A live view and its replay: a week, and at most 1 GiB, whichever
+      // comes first; the final output of every attempt is in its result.
+      max_age: (opts.outputRetentionMs ?? 7 * DAY_MS) * NANOS_PER_MS,
+      max_bytes: 1 << 30,
       num_replicas: replicas,
     },
   ];
@@ -139,9 +180,20 @@ export async function ensureTopology(
       BUCKET_CLAIMS,
       BUCKET_TOKENS,
       BUCKET_ENROLL,
+      BUCKET_HISTORY,
     ]
   ) {
     await kvm.create(bucket, { history: 1, replicas: opts.replicas ?? 1 });
+  }
+  // Claims go with their job (controller/retention.ts); any a claimant
+  // left past its job's last epoch goes by age.
+  const claims = await jsm.streams.info(`KV_${BUCKET_CLAIMS}`);
+  const maxAge = keptMs(opts) * NANOS_PER_MS;
+  if (claims.config.max_age !== maxAge) {
+    await jsm.streams.update(claims.config.name, {
+      ...claims.config,
+      max_age: maxAge,
+    });
   }
 }
 

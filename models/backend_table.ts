@@ -62,7 +62,7 @@ export interface BackendEntry {
 export const BACKEND_TABLE = {
   ping: { actions: ["echo", "hostname", "sleep"], binaries: [] },
   test: {
-    actions: ["succeed", "fail", "sleep", "flaky", "output"],
+    actions: ["succeed", "fail", "sleep", "flaky", "output", "stream"],
     binaries: [],
   },
   apt: {

@@ -58,6 +58,13 @@ const UP_TO_A_DAY: DurationLimits = {
   text: "from 0 to 24h",
 };
 
+/** Kept under an hour, a job could vanish before anyone looked. */
+const HISTORY_AGE: DurationLimits = {
+  minMs: 3_600_000,
+  maxMs: 87_600 * 3_600_000,
+  text: "from 1h to 87600h (10 years)",
+};
+
 const Port = z.number().int().min(0).max(65535);
 const positive = (fallback: number) =>
   z.number().int("must be a whole number").min(1, "must be at least 1")
@@ -185,6 +192,17 @@ export const ControllerConfig = z.object({
   }).strict().prefault({}),
   nodes: z.object({
     offline_after: durationMs("15s", LIVENESS),
+  }).strict().prefault({}),
+  /**
+   * How long and how many finished jobs are kept (records, claims and
+   * results: docs/DESIGN.md "History"). Pending and running jobs are never
+   * removed, nor counted here.
+   */
+  history: z.object({
+    /** After it finished; results are kept a week longer (lib/topology.ts). */
+    max_age: durationMs("720h", HISTORY_AGE),
+    /** The newest this many finished jobs are kept. */
+    max_jobs: positive(100_000),
   }).strict().prefault({}),
 }).strict().transform((c) => ({
   ...c,

@@ -33,7 +33,27 @@ Deno.test("ControllerConfig: an empty file gives every default", () => {
     controller: { heartbeat_interval: 5_000, stale_threshold: 30_000 },
     scheduler: { max_concurrent: 5, max_pending: 100, task_timeout: 300_000 },
     nodes: { offline_after: 15_000 },
+    history: { max_age: 30 * 86_400_000, max_jobs: 100_000 },
   });
+});
+
+Deno.test("ControllerConfig: history limits take durations from 1h and whole counts", () => {
+  const c = ControllerConfig.parse({
+    history: { max_age: "48h", max_jobs: 500 },
+  });
+  assert.deepEqual(c.history, { max_age: 172_800_000, max_jobs: 500 });
+  assert.match(
+    reject(ControllerConfig, { history: { max_age: "10m" } }),
+    /^history\.max_age: must be from 1h to 87600h \(10 years\), got "10m"$/,
+  );
+  assert.match(
+    reject(ControllerConfig, { history: { max_jobs: 0 } }),
+    /^history\.max_jobs: must be at least 1$/,
+  );
+  assert.match(
+    reject(ControllerConfig, { history: { keep: 1 } }),
+    /^history: /,
+  );
 });
 
 Deno.test("ControllerConfig: partial sections keep the defaults of the keys not given", () => {

@@ -10,8 +10,9 @@ import { z } from "zod";
 import { JobRecord, JobStatus, NodeResult } from "./job.ts";
 
 /**
- * The event types. `output` is reserved for live task output (chunks of a
- * running task's stdout/stderr); clients ignore types they do not know.
+ * The event types. `output` is live task output (chunks of a running
+ * task's stdout/stderr, see LiveOutput); clients ignore types they do not
+ * know.
  */
 export const LIVE_EVENTS = ["status", "result", "output", "end"] as const;
 export type LiveEventType = (typeof LIVE_EVENTS)[number];
@@ -51,3 +52,17 @@ export type LiveResults = z.infer<typeof LiveResults>;
 /** The job has finished and every result was sent: the stream ends. */
 export const LiveEnd = z.object({ status: JobStatus });
 export type LiveEnd = z.infer<typeof LiveEnd>;
+
+/**
+ * Output of a running task (`output` events). `skipped` stands for lines
+ * a slow reader did not get (the connection could not keep up): they are
+ * in the result when the task ends.
+ */
+export const LiveOutput = z.object({
+  step: z.number().int(),
+  node: z.string(),
+  attempt: z.number().int(),
+  text: z.string(),
+  skipped: z.number().int().optional(),
+});
+export type LiveOutput = z.infer<typeof LiveOutput>;

@@ -124,3 +124,21 @@ export function resultEvent(
     by,
   };
 }
+
+/**
+ * A piece of a running task's output, as it comes (stdout and stderr
+ * interleaved as read). Chunks of an attempt are numbered from 0; the
+ * stored result still holds the attempt's whole (capped) output.
+ */
+export const OutputChunk = z.object({
+  type: z.literal("output"),
+  job: z.string(),
+  step: z.number().int(),
+  node: z.string(),
+  attempt: z.number().int(),
+  n: z.number().int().min(0),
+  text: z.string(),
+  /** Streaming stopped here: the attempt's output went past what is streamed. */
+  truncated: z.boolean().optional(),
+});
+export type OutputChunk = z.infer<typeof OutputChunk>;

@@ -27,6 +27,19 @@ export const NodeRecord = z.object({
   resume_seq: z.number().int().optional(),
   running: RunningTask.optional(),
   queued: z.number().int(),
+  /**
+   * Names the description of what this node's actions accept
+   * (models/params.ts NodeParams); unchanged while it holds. Absent from
+   * workers older than it.
+   */
+  params_digest: z.string().max(128).optional(),
+  /**
+   * That description, sent in the first write after the worker starts and
+   * now and then after, not in every heartbeat (a controller keeps it).
+   * Read with NodeParams on its own, so one a newer worker shapes
+   * differently does not make the record unreadable.
+   */
+  params: z.unknown().optional(),
 });
 export type NodeRecord = z.infer<typeof NodeRecord>;
 
@@ -35,7 +48,12 @@ export type NodeRecord = z.infer<typeof NodeRecord>;
  * controller. `backends` is a list of names, as the reference's API has it
  * (its dashboard lists them); `actions` says what each backend offers.
  */
-export const NodeView = NodeRecord.omit({ cmd_seq: true, resume_seq: true })
+export const NodeView = NodeRecord.omit({
+  cmd_seq: true,
+  resume_seq: true,
+  params_digest: true,
+  params: true,
+})
   .extend({
     backends: z.array(z.string()),
     actions: z.record(z.string(), z.array(z.string())),

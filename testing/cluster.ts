@@ -45,6 +45,8 @@ export interface ClusterOptions {
   taskTimeout?: string;
   offlineAfter?: string;
   maxBody?: number;
+  /** `history:` of the controller's config (retention of finished jobs). */
+  history?: { maxAge?: string; maxJobs?: number };
   /** Fixed ports (the quick start); random free ones otherwise. */
   apiPort?: number;
   natsPort?: number;
@@ -52,6 +54,15 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Called with each line a process prints (the quick start shows them). */
   echo?: (proc: string, line: string) => void;
+}
+
+function historyYaml(h: ClusterOptions["history"]): string {
+  if (!h) return "";
+  const lines = [
+    ...(h.maxAge === undefined ? [] : [`  max_age: ${h.maxAge}`]),
+    ...(h.maxJobs === undefined ? [] : [`  max_jobs: ${h.maxJobs}`]),
+  ];
+  return `history:\n${lines.map((l) => `${l}\n`).join("")}`;
 }
 
 /** How the controller is run unless told otherwise: as `grid` gets it. */
@@ -110,7 +121,7 @@ ${
   task_timeout: ${o.taskTimeout ?? "60s"}
 nodes:
   offline_after: ${o.offlineAfter ?? "3s"}
-`;
+${historyYaml(o.history)}`;
   }
 
   #spawn(name: string, args: string[]): Proc {
@@ -129,7 +140,10 @@ nodes:
    * `run` is the `deno` command line up to the module (the bench adds
    * runtime flags).
    */
-  async startController(run = CONTROLLER_RUN): Promise<Proc> {
+  async startController(
+    run = CONTROLLER_RUN,
+    timeoutMs = 30_000,
+  ): Promise<Proc> {
     const file = this.configFile;
     await Deno.writeTextFile(file, this.controllerConfig());
     const p = this.#spawn("controller", [...run, "-c", file]);
@@ -145,7 +159,7 @@ nodes:
       if (!r) return false;
       await r.body?.cancel();
       return r.ok;
-    }, 30_000);
+    }, timeoutMs);
     return p;
   }
 

@@ -137,9 +137,12 @@ Deno.test("nats: a worker's credentials reach its own subjects and nothing else"
       await refused(seen, "Publish", subjects.command(B));
     });
 
-    await t.step("A cannot publish a result as B", async () => {
+    await t.step("A cannot publish a result or output as B", async () => {
       const forged = subjects.result(warm, 0, B);
       await requestRefused(js.publish(forged, enc.encode("{}")), forged);
+      const output = subjects.output(warm, 0, B);
+      nc.publish(output, enc.encode("{}"));
+      await refused(seen, "Publish", output);
     });
 
     await t.step(

@@ -2,7 +2,8 @@
  * The web dashboard in a real browser (Debian's Chromium through
  * playwright-core) against a real controller and workers: sign-in and the
  * 401 path, the fleet, submitting with inline errors, the grid filling in
- * live, a node's output, cancelling, filtering jobs.
+ * live, a node's output (streamed while its task runs), cancelling,
+ * filtering jobs.
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -89,6 +90,34 @@ Deno.test({
         assert.equal(
           await page.getByTestId("output").textContent(),
           "xxxxx\nxxxxx\nxxxxx",
+        );
+        await page.getByTestId("close-output").click();
+
+        // A running task's cell streams its output: line 1 shows while
+        // the task still runs, the stored result once it has ended.
+        const streaming = await c.submit({
+          target: { scope: "node", value: "web-02" },
+          tasks: [{
+            backend: "test",
+            action: "stream",
+            params: { lines: "5", interval: "1s" },
+          }],
+        });
+        await page.goto(`${c.api}/#/job/${streaming}`);
+        await page.locator(
+          '[data-testid="cell-0-web-02"][data-status="running"]',
+        ).waitFor();
+        await cell(0, "web-02").click();
+        await page.locator('[data-testid="output"][data-live="true"]')
+          .getByText("line 1 of 5").waitFor();
+        const during = await c.job(streaming);
+        assert.equal(during.status, "running");
+        assert.deepEqual(during.results, {});
+        await page.locator('[data-testid="output"]:not([data-live])')
+          .getByText("line 5 of 5").waitFor();
+        assert.equal(
+          await page.getByTestId("output").textContent(),
+          [1, 2, 3, 4, 5].map((i) => `line ${i} of 5`).join("\n"),
         );
         await page.getByTestId("close-output").click();
 
@@ -201,13 +230,16 @@ Deno.test({
           (url) => url.pathname === "/job/big1",
           (route) => route.fulfill({ json: { ...rec, results: {} } }),
         );
+        const asked: string[] = [];
         await page.route(
           (url) => url.pathname === "/job/big1/events",
-          (route) =>
-            route.fulfill({
+          (route) => {
+            asked.push(new URL(route.request().url()).search);
+            return route.fulfill({
               body,
               headers: { "content-type": "text/event-stream" },
-            }),
+            });
+          },
         );
         await page.goto(`${c.api}/`);
         await signIn(page, c.token!);
@@ -220,6 +252,8 @@ Deno.test({
           .waitFor();
         await page.getByTestId("done-count").getByText("2000/2000").waitFor();
         const took = Date.now() - started;
+        // The grid needs no output: the stream is asked for without it.
+        assert.deepEqual(asked, ["?output=false"]);
         assert.ok(took < 10_000, `the page took ${took}ms`);
         const grid = page.getByTestId("grid");
         const drawn = Number(await grid.getAttribute("data-rendered"));

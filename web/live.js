@@ -1,7 +1,7 @@
-// A job's events (GET /job/:id/events) read with fetch, because an
-// EventSource cannot send the bearer token. A dropped connection resumes
-// after the last event with an id (Last-Event-ID), so no result is missed
-// or shown twice.
+// A job's events (GET /job/:id/events) and one node's live output (GET
+// /job/:id/output) read with fetch, because an EventSource cannot send the
+// bearer token. A dropped connection resumes after the last event with an
+// id (Last-Event-ID, opaque here), so nothing is missed or shown twice.
 import { authHeaders, check } from "./api.js";
 
 /** Parses SSE text into events; returns the unfinished tail. */
@@ -27,10 +27,24 @@ export function parseEvents(buffer, emit) {
 }
 
 /**
- * Follows job `id`: `on.status`, `on.result` (a batch), `on.end`. Returns
- * a function that stops. `on.error` hears of failures it retries.
+ * Follows job `id`'s status and results, without output (the grid needs
+ * none): `on.status`, `on.result` (a batch), `on.end`. Returns a function
+ * that stops. `on.error` hears of failures it retries.
  */
 export function followJob(id, on) {
+  return follow(`/job/${encodeURIComponent(id)}/events?output=false`, on);
+}
+
+/**
+ * Follows the output of `step` on `node` as it is streamed: `on.output`
+ * ({text, skipped?, attempt}), `on.status`, `on.end` (the job is over).
+ */
+export function followOutput(id, step, node, on) {
+  const q = new URLSearchParams({ step: String(step), node });
+  return follow(`/job/${encodeURIComponent(id)}/output?${q}`, on);
+}
+
+function follow(path, on) {
   const abort = new AbortController();
   let lastId;
   const run = async () => {
@@ -40,7 +54,7 @@ export function followJob(id, on) {
         const headers = authHeaders({ accept: "text/event-stream" });
         if (lastId) headers["last-event-id"] = lastId;
         const res = await check(
-          await fetch(`/job/${encodeURIComponent(id)}/events`, {
+          await fetch(path, {
             headers,
             signal: abort.signal,
             cache: "no-store",
@@ -57,6 +71,7 @@ export function followJob(id, on) {
             const data = JSON.parse(ev.data);
             if (ev.type === "status") on.status?.(data);
             else if (ev.type === "result") on.result?.(data);
+            else if (ev.type === "output") on.output?.(data);
             else if (ev.type === "end") {
               ended = true;
               on.end?.(data);

@@ -29,6 +29,18 @@ export function leafLabels(tasks) {
   return out;
 }
 
+/** Each phase's steps, first to last: a barrier is one, a pipeline several. */
+export function phaseRanges(tasks) {
+  const out = [];
+  let first = 0;
+  for (const p of tasks) {
+    const n = p.tasks?.length ?? 1;
+    out.push({ first, last: first + n - 1 });
+    first += n;
+  }
+  return out;
+}
+
 export function ErrorLine({ error }) {
   return error ? html`<p class="error" role="alert">${error}</p>` : null;
 }

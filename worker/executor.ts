@@ -15,6 +15,7 @@ import { logger } from "../lib/log.ts";
 import type { BackendDef, Exec } from "../backends/types.ts";
 import { runAction } from "../backends/run.ts";
 import { Ledger } from "./ledger.ts";
+import { OutputStream } from "./output_stream.ts";
 import { LogClosedError, type ResultLog } from "./logs.ts";
 
 const log = logger("gridw");
@@ -193,17 +194,28 @@ export class Executor {
       attempt: cmd.attempt,
       task: `${cmd.backend} ${cmd.action}`,
     });
+    const live = new OutputStream(
+      cmd,
+      this.#o.node,
+      clock,
+      (chunk) => this.#o.results.stream(chunk),
+    );
+    const output = (text: string) => live.write(text);
     let outcome;
     try {
       outcome = await runAction(this.#o.backends, cmd, {
         signal: ctl.signal,
-        exec: this.#o.exec,
+        exec: (req, signal) =>
+          this.#o.exec({ ...req, onOutput: output }, signal),
         nodeId: this.#o.node,
         hostname: this.#o.hostname,
+        output,
       });
     } finally {
       timeout();
       progress();
+      // The last of the output goes before the result that ends it.
+      live.close();
     }
     const ev = this.#attempt(cmd, outcome, r.startedAt);
     log.info("task finished", {

@@ -132,3 +132,40 @@ Deno.test("executor: drain with nothing running or queued ends at once", async (
   await t.clock.advance(0);
   assert.deepEqual(t.results.events, []);
 });
+
+Deno.test("executor: a task's output is streamed, and all of it goes before its result", async () => {
+  const t = setup();
+  const order: string[] = [];
+  const stream = t.results.stream.bind(t.results);
+  const report = t.results.report.bind(t.results);
+  t.results.stream = (c) => {
+    order.push(`chunk ${c.n}`);
+    stream(c);
+  };
+  t.results.report = (ev) => {
+    order.push("result");
+    return report(ev);
+  };
+  t.executor.enqueue(
+    runCmd(t.clock, "s", {
+      action: "stream",
+      params: { lines: "3", interval: "0s" },
+    }),
+    1,
+  );
+  // The test backend waits on real timers (of 0 ms): let them run out.
+  for (let i = 0; i < 100 && t.results.events.length === 0; i++) {
+    await t.clock.advance(0);
+  }
+  // Gathered: three lines written together make one chunk, sent first.
+  assert.deepEqual(order, ["chunk 0", "result"]);
+  assert.equal(
+    t.results.chunks[0]!.text,
+    "line 1 of 3\nline 2 of 3\nline 3 of 3\n",
+  );
+  assert.equal(t.results.chunks[0]!.job, "s");
+  assert.equal(
+    t.results.events[0]!.output,
+    "line 1 of 3\nline 2 of 3\nline 3 of 3",
+  );
+});

@@ -6,7 +6,7 @@
  * behind them.
  */
 import type { Cancel } from "../lib/clock.ts";
-import type { ResultEvent } from "../models/messages.ts";
+import type { OutputChunk, ResultEvent } from "../models/messages.ts";
 import type { NodeRecord } from "../models/node.ts";
 
 /** One command of this node, delivered as it was stored. */
@@ -50,6 +50,11 @@ export interface ResultLog {
    * when it never will be.
    */
   report(ev: ResultEvent): Promise<void>;
+  /**
+   * Sends a piece of a running task's output, for live views. Not
+   * acknowledged: a chunk lost is a gap in a live view, never in a result.
+   */
+  stream(chunk: OutputChunk): void;
   /** The attempt of the newest outcome of this step on this node, if any. */
   lastAttempt(
     job: string,

@@ -168,6 +168,16 @@ function resultLog(
         throw e;
       }
     },
+    stream(chunk) {
+      try {
+        nc.publish(
+          subjects.output(chunk.job, chunk.step, chunk.node),
+          encodeJson(chunk),
+        );
+      } catch {
+        // Closed or draining: a live view misses it, the result will not.
+      }
+    },
     async lastAttempt(job, step, node) {
       // null: nothing was reported for it.
       const m = await jsm.direct.getMessage(STREAM_RESULTS, {

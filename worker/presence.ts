@@ -8,7 +8,12 @@ import { VERSION } from "../models/mod.ts";
 import { type Cancel, type Clock, iso } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
 import type { BackendDef } from "../backends/types.ts";
-import { describeBackends } from "../backends/mod.ts";
+import {
+  describeBackends,
+  describeParams,
+  paramsDigest,
+} from "../backends/mod.ts";
+import type { NodeParams } from "../models/params.ts";
 import type { RunningTask } from "./executor.ts";
 import type { NodeBucket } from "./logs.ts";
 
@@ -44,13 +49,25 @@ export function resumeSeq(taken: number, open: number[]): number {
   return Math.min(taken, ...open.map((n) => n - 1));
 }
 
+/**
+ * The description of what this node's actions accept goes in the first
+ * write and in every PARAMS_EVERY-th after it: a controller that started
+ * meanwhile learns it within that many heartbeats, and the others stay small.
+ */
+export const PARAMS_EVERY = 12;
+
 export class Presence {
   #o: PresenceOptions;
   #stopping = false;
   #beating?: Cancel;
+  #params: NodeParams;
+  #digest: string;
+  #writes = 0;
 
   constructor(o: PresenceOptions) {
     this.#o = o;
+    this.#params = describeParams(o.backends);
+    this.#digest = paramsDigest(this.#params);
   }
 
   /** The record an earlier run of this worker left. */
@@ -101,6 +118,8 @@ export class Presence {
       resume_seq: s.resumeSeq,
       ...(s.running && status === "online" ? { running: s.running } : {}),
       queued: s.queued,
+      params_digest: this.#digest,
+      ...(this.#writes++ % PARAMS_EVERY === 0 ? { params: this.#params } : {}),
     };
   }
 }

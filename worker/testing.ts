@@ -4,7 +4,12 @@
  * later ones elsewhere) can share them.
  */
 import { z } from "zod";
-import type { Command, ResultEvent, RunCommand } from "../models/messages.ts";
+import type {
+  Command,
+  OutputChunk,
+  ResultEvent,
+  RunCommand,
+} from "../models/messages.ts";
 import type { NodeRecord } from "../models/node.ts";
 import { type Clock, iso, ManualClock } from "../lib/clock.ts";
 import { abortReason } from "../backends/abort.ts";
@@ -107,6 +112,12 @@ export class FakeResultLog implements ResultLog {
   closed = false;
   reportCalls = 0;
   lookUps = 0;
+  /** Output chunks streamed, in order. */
+  chunks: OutputChunk[] = [];
+
+  stream(chunk: OutputChunk): void {
+    this.chunks.push(structuredClone(chunk));
+  }
 
   report(ev: ResultEvent): Promise<void> {
     this.reportCalls++;

@@ -1,9 +1,10 @@
 /**
  * `--wait`: follows a job until it ends, printing each node result as it
- * lands and, on a terminal, a progress bar on stderr. The job's event
- * stream is followed (wait_live.ts); a controller without one is polled.
+ * lands, the running tasks' output lines as they come, and, on a
+ * terminal, a progress bar on stderr. The job's event stream is followed
+ * (wait_live.ts); a controller without one is polled (results only).
  */
-import { type JobView, TERMINAL } from "../../models/job.ts";
+import { type JobStatus, type JobView, TERMINAL } from "../../models/job.ts";
 import { type Reply, UnreachableError } from "../api.ts";
 import { type Context, EXIT, printJson, useColor } from "../context.ts";
 import {
@@ -13,6 +14,7 @@ import {
   renderResultLine,
   resultEntries,
 } from "../render.ts";
+import { OutputLines } from "../output_lines.ts";
 import { followLive } from "./wait_live.ts";
 
 /** Polls in a row that may fail to reach the controller (e.g. during its restart). */
@@ -20,15 +22,19 @@ export const MAX_POLL_FAILURES = 20;
 
 /** The exit status for a finished job. */
 export function exitFor(job: JobView): number {
-  if (job.status === "completed") return EXIT.ok;
-  if (job.status === "cancelled") return EXIT.cancelled;
+  return exitForStatus(job.status);
+}
+
+export function exitForStatus(status: JobStatus): number {
+  if (status === "completed") return EXIT.ok;
+  if (status === "cancelled") return EXIT.cancelled;
   return EXIT.failed;
 }
 
 /**
  * Waits for the job in `start` to finish. Results already in `start` are
- * not announced again. Returns the final reply and how many result lines
- * were printed.
+ * not announced again. Returns the final reply and how many lines (results
+ * and output) were printed.
  */
 export async function waitForJob(
   ctx: Context,
@@ -42,14 +48,31 @@ export async function waitForJob(
   let reply = start;
   let failures = 0;
   let announced = 0;
+  let current = start.data;
+  const output = human
+    ? new OutputLines({
+      color: ctx.view().color,
+      clean: io.tty.stdout,
+      steps: labels.length > 1,
+      nodes: start.data.expected,
+    })
+    : undefined;
+  const print = (text: string) => {
+    if (!human || text === "") return;
+    bar?.clear();
+    io.stdout(text);
+    announced += text.split("\n").length - 1;
+  };
   fresh(ctx, reply.data, seen, labels); // already there: not news
   const announce = (job: JobView) => {
-    const lines = fresh(ctx, job, seen, labels);
-    if (human && lines.length > 0) {
-      bar?.clear();
-      io.stdout(lines.join(""));
-      announced += lines.length;
-    }
+    current = job;
+    output?.setNodes(job.expected);
+    // A node's output comes before its result.
+    print(
+      fresh(ctx, job, seen, labels).map(([step, node, line]) =>
+        (output?.flush({ step, node }) ?? "") + line
+      ).join(""),
+    );
   };
   try {
     if (!TERMINAL.has(reply.data.status)) {
@@ -58,7 +81,15 @@ export async function waitForJob(
           announce(job);
           bar?.draw(job);
         },
+        output: output && ((o) => {
+          let text = output.push(o);
+          // A finished task's output (replayed): nothing more will come.
+          if (seen.has(`${o.step}\u0000${o.node}`)) text += output.flush(o);
+          print(text);
+          if (text) bar?.draw(current);
+        }),
       });
+      if (output) print(output.flush());
       // The whole job, outputs included, for the final table.
       if (streamed) reply = await finalJob(ctx, start.data.id);
     }
@@ -102,15 +133,17 @@ function fresh(
   job: JobView,
   seen: Set<string>,
   labels: string[],
-): string[] {
-  const lines: string[] = [];
+): [number, string, string][] {
+  const lines: [number, string, string][] = [];
   for (const [step, node, r] of resultEntries(job)) {
     const key = `${step}\u0000${node}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    lines.push(
+    lines.push([
+      Number(step),
+      node,
       renderResultLine(step, labels[Number(step)] ?? "", node, r, ctx.view()),
-    );
+    ]);
   }
   return lines;
 }

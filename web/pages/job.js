@@ -1,30 +1,64 @@
 // One job: its fields, and a step × node grid that fills in live from the
 // job's event stream. Only the rows in view are drawn, so a job on a
-// thousand nodes scrolls smoothly; a cell opens that node's result.
+// thousand nodes scrolls smoothly; a cell opens that node's output, live
+// while its task runs, then its stored result.
 import { html, useEffect, useMemo, useRef, useState } from "../html.js";
 import { api } from "../api.js";
-import { followJob } from "../live.js";
+import { followJob, followOutput } from "../live.js";
 import {
   ago,
   Badge,
   ErrorLine,
   leafLabels,
+  phaseRanges,
   target,
   VirtualRows,
 } from "../ui.js";
 
 const ROW = 26;
 
-function ResultPanel({ id, cell, onClose }) {
+/** A running task's output as streamed; a marker for lines the page missed. */
+function LiveOutput({ id, cell }) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState();
+  useEffect(() => {
+    setText("");
+    let attempt = 0;
+    return followOutput(id, cell.step, cell.node, {
+      output: (o) => {
+        let add = o.skipped
+          ? `… ${o.skipped} line${
+            o.skipped === 1 ? "" : "s"
+          } skipped (the result has them)\n`
+          : o.text;
+        if (attempt && o.attempt !== attempt) {
+          add = `\n— attempt ${o.attempt} —\n${add}`;
+        }
+        attempt = o.attempt;
+        setText((t) => t + add);
+      },
+      error: (e, fatal) => fatal && setError(e.message),
+    });
+  }, [id, cell.step, cell.node]);
+  return html`
+    <p><${Badge} status="running" /> output as it comes</p>
+    <${ErrorLine} error=${error} />
+    <pre data-testid="output" data-live="true">${text}</pre>
+  `;
+}
+
+function ResultPanel({ id, cell, done, onClose }) {
   const [state, setState] = useState({});
   useEffect(() => {
     setState({});
+    // Still running: LiveOutput streams it; the result comes when it ends.
+    if (!done) return;
     api(`/job/${id}/result/${cell.step}/${encodeURIComponent(cell.node)}`)
       .then(
         ({ data }) => setState({ data }),
         (e) => setState({ error: e.message }),
       );
-  }, [id, cell.step, cell.node]);
+  }, [id, cell.step, cell.node, done]);
   const r = state.data;
   return html`<aside class="panel" data-testid="output-panel">
     <header>
@@ -32,6 +66,7 @@ function ResultPanel({ id, cell, onClose }) {
       <button onClick=${onClose} data-testid="close-output">Close</button>
     </header>
     <${ErrorLine} error=${state.error} />
+    ${!done && html`<${LiveOutput} id=${id} cell=${cell} />`}
     ${
     r &&
     html`<p><${Badge} status=${r.status} /> ${r.attempts} attempt${
@@ -87,6 +122,7 @@ export function Job({ id }) {
   }, [id]);
 
   const labels = useMemo(() => (job ? leafLabels(job.tasks) : []), [job?.id]);
+  const phases = useMemo(() => (job ? phaseRanges(job.tasks) : []), [job?.id]);
   if (error) {
     return html`
       <main>
@@ -105,6 +141,16 @@ export function Job({ id }) {
   const done = results.current.size;
   const total = labels.length * nodes.length;
   const active = job.status === "pending" || job.status === "running";
+  // The steps running now: those of the phase the job is in.
+  const phase = job.status === "running"
+    ? phases.find((p) => job.step >= p.first && job.step <= p.last)
+    : undefined;
+  /** The step `node` runs now: its first in the phase without a result. */
+  const runningStep = (node) => {
+    for (let s = phase?.first ?? 0; phase && s <= phase.last; s++) {
+      if (!results.current.has(`${s}:${node}`)) return s;
+    }
+  };
   const cancel = async () => {
     setNote(undefined);
     try {
@@ -115,6 +161,7 @@ export function Job({ id }) {
   };
   const row = (i) => {
     const node = nodes[i];
+    const now = runningStep(node);
     return html`<div class="grid-row" key=${node} style=${{
       height: `${ROW}px`,
     }}>
@@ -122,11 +169,12 @@ export function Job({ id }) {
       ${
       labels.map((_, step) => {
         const r = results.current.get(`${step}:${node}`);
-        const s = r?.status ?? "waiting";
+        const s = r?.status ?? (step === now ? "running" : "waiting");
         return html`
           <button class=${`cell cell-${s}`} key=${step}
             data-testid=${`cell-${step}-${node}`} data-status=${s}
-            title=${`step ${step} on ${node}: ${s}`} disabled=${!r}
+            title=${`step ${step} on ${node}: ${s}`}
+            disabled=${s === "waiting"}
             onClick=${() => setOpen({ step, node })}></button>
         `;
       })
@@ -188,6 +236,7 @@ export function Job({ id }) {
     ${
     open && html`
       <${ResultPanel} id=${job.id} cell=${open}
+        done=${results.current.has(`${open.step}:${open.node}`)}
         onClose=${() => setOpen(undefined)} />
     `
   }
