@@ -30,6 +30,11 @@ export interface ExecOptions {
    * --allow-run too. Unset: only the direct child is signalled then.
    */
   killPath?: string;
+  /**
+   * Absolute path of ps(1): how descendants that left the task's process
+   * group are found when /proc cannot be read (backends/terminate.ts).
+   */
+  psPath?: string;
 }
 
 interface Config extends TerminateConfig {
@@ -51,6 +56,7 @@ export function createExec(opts: ExecOptions = {}): Exec {
     ),
     drainMs: count("drainMs", opts.drainMs ?? 1000),
     killPath: opts.killPath,
+    psPath: opts.psPath,
   };
   if (cfg.killPath !== undefined && !cfg.killPath.startsWith("/")) {
     throw new TypeError(

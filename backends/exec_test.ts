@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { permissionFlags } from "../tests/permissions.ts";
 import { createExec } from "./exec.ts";
 import { CHILD_PATH } from "./spawn.ts";
 import { ActionError, type ExecResult } from "./types.ts";
@@ -258,6 +259,98 @@ Deno.test("exec - (check) kill(1) left nothing of the tree running", () => {
   for (const pid of killedByKillPath) {
     assert.equal(running(pid), false, `pid ${pid} runs`);
   }
+});
+
+/**
+ * Aborts tree.ts in escape mode from a `deno run` under the worker's
+ * permission set from deno.json (plus deno, to start the fixture), the way
+ * gridw's exec is made; with `noPs`, ps is revoked first. The pids it saw.
+ */
+const WORKER_ABORT = `
+import { createExec } from "${new URL("./exec.ts", import.meta.url).href}";
+import { DEFAULT_BINARIES, KILL_PATH } from "${
+  new URL("../models/backend_table.ts", import.meta.url).href
+}";
+const [tree, pidfile, mode] = Deno.args;
+if (mode === "no-ps") {
+  Deno.permissions.revokeSync({ name: "run", command: DEFAULT_BINARIES.ps });
+}
+let proc = true;
+try {
+  Deno.readDirSync("/proc");
+} catch {
+  proc = false;
+}
+const ctl = new AbortController();
+const exec = createExec({ graceMs: 300, killPath: KILL_PATH });
+const pending = exec(
+  { argv: [Deno.execPath(), "run", "--no-config", "-A", tree, pidfile, "escape"] },
+  ctl.signal,
+);
+let pids = [];
+for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
+  try {
+    pids = Deno.readTextFileSync(pidfile).trim().split(" ").map(Number);
+    break;
+  } catch {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+ctl.abort("cancelled");
+const result = await pending;
+console.log(JSON.stringify({ proc, pids, signal: result.signal }));
+`;
+
+async function abortUnderWorkerGrants(
+  mode: "ps" | "no-ps",
+): Promise<number[]> {
+  const dir = await Deno.makeTempDir({ prefix: "grid-exec-" });
+  try {
+    const script = `${dir}/abort.ts`;
+    await Deno.writeTextFile(script, WORKER_ABORT);
+    const out = await new Deno.Command(DENO, {
+      args: [
+        "run",
+        "-q",
+        "--no-prompt",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        ...permissionFlags("worker", { run: [DENO] }),
+        script,
+        `${FIXTURES}tree.ts`,
+        `${dir}/pids`,
+        mode,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    leftovers.push(...r.pids);
+    assert.equal(r.proc, false, "the premise: the worker cannot read /proc");
+    assert.equal(r.pids.length, 2, "the fixture started its helper");
+    assert.equal(r.signal, "SIGTERM");
+    return r.pids;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("exec - under the worker's grants, abort kills a helper that left the group", async () => {
+  const pids = await abortUnderWorkerGrants("ps");
+  for (const pid of pids) assert.equal(running(pid), false, `pid ${pid} runs`);
+});
+
+Deno.test("exec - under the worker's grants without ps, that helper survives", async () => {
+  const [parent, helper] = await abortUnderWorkerGrants("no-ps");
+  assert.equal(running(parent!), false);
+  assert.equal(running(helper!), true, "ps is what found it");
+  Deno.kill(helper!, "SIGKILL");
+  await until(
+    "the helper to exit",
+    () => Promise.resolve(running(helper!) ? undefined : true),
+  );
 });
 
 Deno.test({

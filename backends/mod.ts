@@ -6,14 +6,29 @@
  */
 import {
   BACKEND_NAMES,
+  BACKEND_TABLE,
   type BackendBinaries,
+  type BackendEntry,
   type BackendName,
+  type BinaryKey,
 } from "../models/backend_table.ts";
 import { aptBackend } from "./apt.ts";
+import { certBackend } from "./cert.ts";
+import { configBackend } from "./config.ts";
+import { dnsBackend } from "./dns.ts";
+import { fileBackend } from "./file.ts";
+import { healthBackend } from "./health.ts";
 import { pingBackend } from "./ping.ts";
 import { rke2Backend, type Rke2Options } from "./rke2.ts";
 import { systemdBackend, type SystemdOptions } from "./systemd.ts";
+import { sysinfoBackend } from "./sysinfo.ts";
 import { testBackend, type TestBackendOptions } from "./test_actions.ts";
+import { firewallBackend } from "./firewall.ts";
+import { journaldBackend } from "./journald.ts";
+import { netBackend } from "./net.ts";
+import { packageBackend } from "./package.ts";
+import { procBackend } from "./proc.ts";
+import { userBackend } from "./user.ts";
 import type { BackendDef } from "./types.ts";
 
 export interface BackendOptions {
@@ -23,6 +38,22 @@ export interface BackendOptions {
   test?: TestBackendOptions;
   /** Decides whether a program can be run; a seam for tests. @default isUsable */
   usable?: (path: string) => Promise<boolean>;
+  /** The worker config's `worker.backends`: only these register. @default all */
+  enabled?: readonly BackendName[];
+  /** The worker config's `worker.file.allowed_paths`. */
+  allowedPaths?: readonly string[];
+}
+
+/**
+ * The forms of a backend whose table entry has `oneOf`: one per key, in the
+ * table's order, each built knowing the program it got (and requiring it).
+ */
+export function oneOfForms(
+  name: BackendName,
+  build: (key: BinaryKey) => BackendDef,
+): BackendDef[] {
+  const entry: BackendEntry = BACKEND_TABLE[name];
+  return (entry.oneOf ?? []).map(build);
 }
 
 /**
@@ -43,11 +74,13 @@ export async function isUsable(path: string): Promise<boolean> {
  * Each backend of the table as the definitions to try, in order: the full
  * one, then its fallback if the table gives one. rke2 falls back to only
  * `install` where systemctl exists but rke2 does not yet: otherwise a node
- * could never be bootstrapped through GRID.
+ * could never be bootstrapped through GRID. A backend with `oneOf` in the
+ * table gives `oneOfForms(name, (key) => itsBackend(binaries, key))`; one
+ * that writes gets `opts.allowedPaths`.
  */
 export function backendDefinitions(
   binaries: BackendBinaries,
-  opts: Omit<BackendOptions, "usable"> = {},
+  opts: Omit<BackendOptions, "usable" | "enabled"> = {},
 ): Record<BackendName, BackendDef[]> {
   return {
     ping: [pingBackend()],
@@ -57,6 +90,21 @@ export function backendDefinitions(
     rke2: [
       rke2Backend(binaries, opts.rke2),
       rke2Backend(binaries, { ...opts.rke2, installOnly: true }),
+    ],
+    sysinfo: [sysinfoBackend()],
+    file: [fileBackend({ allowedPaths: opts.allowedPaths })],
+    config: [configBackend({ allowedPaths: opts.allowedPaths })],
+    proc: [procBackend(binaries)],
+    net: [netBackend(binaries), netBackend(binaries, { localOnly: true })],
+    journald: [journaldBackend(binaries)],
+    package: oneOfForms("package", (k) => packageBackend(binaries, k)),
+    user: [userBackend(binaries)],
+    firewall: oneOfForms("firewall", (k) => firewallBackend(binaries, k)),
+    cert: [certBackend({ allowedPaths: opts.allowedPaths })],
+    dns: [dnsBackend()],
+    health: [
+      healthBackend(binaries),
+      healthBackend(binaries, { withoutProcess: true }),
     ],
   };
 }
@@ -69,7 +117,9 @@ export async function createBackends(
   const usable = opts.usable ?? isUsable;
   const definitions = backendDefinitions(binaries, opts);
   const backends = new Map<string, BackendDef>();
+  const enabled = new Set(opts.enabled ?? BACKEND_NAMES);
   for (const name of BACKEND_NAMES) {
+    if (!enabled.has(name)) continue;
     for (const b of definitions[name]) {
       const ok = await Promise.all((b.requires ?? []).map(usable));
       if (ok.every((x) => x)) {

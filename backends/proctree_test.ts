@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { parseStat, ProcessTree, type ProcInfo } from "./proctree.ts";
+import {
+  parsePsTree,
+  parseStat,
+  processTable,
+  ProcessTree,
+  type ProcInfo,
+  readProcs,
+  readPs,
+} from "./proctree.ts";
 
 function stat(pid: number, comm: string, rest: string): string {
   return `${pid} (${comm}) ${rest}`;
@@ -62,7 +70,68 @@ Deno.test("proctree - tracks the group and descendants that left it", async () =
   assert.deepEqual(second!.map((x) => x.pid), [102]);
 });
 
-Deno.test("proctree - unreadable /proc is reported as unknown", async () => {
+Deno.test("proctree - an unreadable table is reported as unknown", async () => {
   const tree = new ProcessTree(5, () => Promise.resolve(undefined));
   assert.equal(await tree.refresh(true), undefined);
+});
+
+Deno.test("proctree - parses ps lines: state letter, start date with spaces", () => {
+  const got = parsePsTree(
+    [
+      "    1     0     0 S<Ll Tue Dec  1 23:44:58 2026",
+      "  100     1   100 Ss   Wed Dec  2 03:00:01 2026  ",
+      "  102   101   102 Z    Wed Dec  2 03:00:02 2026",
+      "PID PPID PGID STAT STARTED",
+      "  7 1 x S Wed Dec  2 03:00:02 2026",
+      "",
+    ].join("\n"),
+  );
+  assert.deepEqual([...got.values()], [
+    p(1, 0, 0, "Tue Dec 1 23:44:58 2026"),
+    p(100, 1, 100, "Wed Dec 2 03:00:01 2026"),
+    p(102, 101, 102, "Wed Dec 2 03:00:02 2026", "Z"),
+  ]);
+});
+
+Deno.test("proctree - ps and /proc list the same tree here", async () => {
+  const fromProc = await readProcs();
+  const fromPs = await readPs("/usr/bin/ps");
+  assert.ok(fromProc && fromPs, "both readable under -A");
+  const me = fromPs.get(Deno.pid)!;
+  assert.equal(me.ppid, fromProc.get(Deno.pid)!.ppid);
+  assert.equal(me.pgrp, fromProc.get(Deno.pid)!.pgrp);
+  assert.match(me.start, /^\w{3} \w{3} \d{1,2} \d\d:\d\d:\d\d \d{4}$/);
+  assert.equal(await readPs("/nonexistent/ps"), undefined);
+  assert.equal(await readPs("/bin/false"), undefined);
+});
+
+Deno.test({
+  name: "proctree - without /proc the table comes from ps, and stays with it",
+  permissions: { read: true, run: ["/usr/bin/ps"] },
+  fn: async () => {
+    assert.equal(await readProcs(), undefined, "the premise: no /proc");
+    const scan = processTable("/usr/bin/ps");
+    const first = await scan();
+    assert.ok(first, "a table");
+    assert.ok(first.has(Deno.pid), "own pid in the ps table");
+    // A date, not clock ticks: the source is ps.
+    assert.match(first.get(Deno.pid)!.start, /:/);
+    const again = await scan();
+    assert.equal(again!.get(Deno.pid)!.start, first.get(Deno.pid)!.start);
+    assert.equal(await processTable(undefined)(), undefined);
+  },
+});
+
+Deno.test({
+  name: "proctree - ps outside --allow-run is unknown, not an empty table",
+  permissions: { read: true, run: ["/bin/true"] },
+  fn: async () => {
+    assert.equal(await processTable("/usr/bin/ps")(), undefined);
+  },
+});
+
+Deno.test("proctree - with /proc readable, /proc is the source", async () => {
+  const t = await processTable("/nonexistent/ps")();
+  assert.ok(t);
+  assert.match(t.get(Deno.pid)!.start, /^\d+$/, "clock ticks");
 });

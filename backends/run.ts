@@ -33,6 +33,10 @@ export interface RunOptions {
 export interface RunOutcome {
   status: "success" | "failed";
   output: string;
+  /** What the action found, as its `data` schema shapes it. */
+  data?: unknown;
+  /** Why the action's data was dropped: its own bug, for the worker's log. */
+  dataIssue?: string;
   error?: string;
   retryable: boolean;
 }
@@ -117,9 +121,13 @@ export async function runAction(
   const running = (async () => {
     try {
       const r = await action.run(parsed.data, ctx);
+      const { data, dataBytes, issue } = checkData(action, r.data, max);
       outcome = {
         status: "success",
-        output: capOutput(r.output, max),
+        // One cap for both: the data's share comes off the output's.
+        output: capOutput(r.output, max - dataBytes),
+        ...(data !== undefined ? { data } : {}),
+        ...(issue ? { dataIssue: issue } : {}),
         retryable: false,
       };
     } catch (e) {
@@ -141,6 +149,48 @@ export async function runAction(
     return fail(abortReason(ctx.signal) + note, true, outcome?.output ?? "");
   }
   return outcome!;
+}
+
+/**
+ * The data an action returned, if its schema accepts it and it fits in
+ * `max` bytes as JSON; otherwise none, and why. A bad shape is the
+ * action's bug, never the task's failure: the output still says it all.
+ */
+function checkData(
+  action: ActionDef,
+  data: unknown,
+  max: number,
+): { data?: unknown; dataBytes: number; issue?: string } {
+  if (data === undefined) return { dataBytes: 0 };
+  if (!action.data) {
+    return { dataBytes: 0, issue: "returned data but declares no data schema" };
+  }
+  const parsed = action.data.safeParse(data);
+  if (!parsed.success) {
+    return {
+      dataBytes: 0,
+      issue: `data does not match its schema: ${
+        parsed.error.issues.map((i) =>
+          `${i.path.join(".") || "(top)"}: ${i.message}`
+        ).join("; ")
+      }`,
+    };
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(parsed.data);
+  } catch (e) {
+    return { dataBytes: 0, issue: `data is not JSON: ${(e as Error).message}` };
+  }
+  if (text === undefined) return { dataBytes: 0 };
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > max) {
+    return {
+      dataBytes: 0,
+      issue: `data is ${bytes} bytes as JSON, over the ${max}-byte result cap`,
+    };
+  }
+  return { data: parsed.data, dataBytes: bytes };
 }
 
 /** Waits for the action, but only `graceMs` more once the signal aborts. */

@@ -6,19 +6,21 @@
  * `Deno.kill(-pid, …)` can signal everything that stayed in it. But
  * `Deno.kill` demands *unrestricted* --allow-run (a list such as the
  * worker's apt-get/systemctl/rke2 is not enough: NotCapable, except for
- * Deno's own pid), and reading /proc, needed to find descendants that left
- * the group, demands --allow-all. Abort therefore tries, in order:
- *   1. `Deno.kill` on the group, plus each descendant found in /proc when
- *      /proc is readable (under `-A`);
- *   2. the `killPath` program (kill(1)), if configured and in --allow-run:
- *      the group, plus /proc descendants when readable;
- *   3. `child.kill()`, which needs no permission but reaches only the direct
- *      child: anything it started keeps running.
- * Under the worker's own permission set only 2 or 3 is possible, and
- * descendants that call setsid() themselves escape both.
+ * Deno's own pid). Abort therefore signals, in order of preference:
+ *   1. with `Deno.kill` (under `-A`);
+ *   2. with the `killPath` program (kill(1)), if configured and in
+ *      --allow-run, one run per round for every target;
+ *   3. with `child.kill()`, which needs no permission but reaches only the
+ *      direct child: anything it started keeps running.
+ * The targets are the group, plus each descendant that left it, found in
+ * the process table (proctree.ts): from /proc under `-A`, from ps(1) at
+ * `psPath` under the worker's grants (Deno wants --allow-all for /proc).
+ * With neither, only the group is reached, and a descendant that called
+ * setsid() escapes.
  */
+import { DEFAULT_BINARIES } from "../models/backend_table.ts";
 import { settlesWithin } from "./abort.ts";
-import { ProcessTree } from "./proctree.ts";
+import { processTable, ProcessTree } from "./proctree.ts";
 import { CHILD_PATH } from "./spawn.ts";
 
 export interface TerminateConfig {
@@ -26,9 +28,15 @@ export interface TerminateConfig {
   graceMs: number;
   /** Absolute path of kill(1), for when `Deno.kill` is not permitted. */
   killPath: string | undefined;
+  /**
+   * Absolute path of ps(1), for the process table where /proc cannot be
+   * read; it must be in --allow-run. @default DEFAULT_BINARIES.ps
+   */
+  psPath?: string;
 }
 
 const POLL_MS = 50;
+const never = new Promise<never>(() => {});
 /** SIGKILL cannot be caught, but the kernel still needs a moment. */
 const KILL_SETTLE_MS = 2000;
 
@@ -49,7 +57,10 @@ export async function terminate(
   exited: () => boolean,
   cfg: TerminateConfig,
 ): Promise<void> {
-  const tree = new ProcessTree(child.pid);
+  const tree = new ProcessTree(
+    child.pid,
+    processTable(cfg.psPath ?? DEFAULT_BINARIES.ps),
+  );
   const via = await pickSignaller(cfg);
   const left = () => remaining(tree, via, exited);
   const stop = async (sig: Sig) => {
@@ -71,7 +82,9 @@ export async function terminate(
       }
       const wait = Math.min(POLL_MS, deadline - Date.now());
       if (wait <= 0) return false;
-      await settlesWithin(status, wait);
+      // Once the child is reaped its status is settled: wait on a timer, or
+      // this would rescan the table (and spawn ps) back to back.
+      await settlesWithin(exited() ? never : status, wait);
     }
   };
   await stop("SIGTERM");
@@ -82,8 +95,8 @@ export async function terminate(
 
 /**
  * What is left of the task: whether its group still has members, and the
- * descendants that left the group. /proc gives both; without it (Deno 2.9
- * wants --allow-all to read /proc) only the group can be asked about.
+ * descendants that left the group. The process table gives both; without
+ * it only the group can be asked about.
  */
 async function remaining(
   tree: ProcessTree,

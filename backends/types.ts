@@ -45,6 +45,12 @@ export interface ActionContext {
 
 export interface ActionOutput {
   output: string;
+  /**
+   * What the action found, as data (sysinfo, stat, checksum, health…),
+   * shaped by the action's `data` schema; the text `output` still says it
+   * for people.
+   */
+  data?: unknown;
 }
 
 /** A failure an action reports on purpose. */
@@ -61,6 +67,8 @@ export class ActionError extends Error {
 
 export interface ActionDef<S extends z.ZodType = z.ZodType> {
   params: S;
+  /** The shape of the `data` the action returns, when it returns any. */
+  data?: z.ZodType;
   run(params: z.infer<S>, ctx: ActionContext): Promise<ActionOutput>;
 }
 

@@ -26,6 +26,8 @@ export async function parseOptions(args: string[]) {
       "overhead-jobs": { type: "string" },
       "barrier-steps": { type: "string" },
       history: { type: "string" },
+      "stream-workers": { type: "string" },
+      "stream-steps": { type: "string" },
       "sim-procs": { type: "string", default: "2" },
       out: { type: "string" },
       profile: { type: "string" },
@@ -56,13 +58,16 @@ export async function parseOptions(args: string[]) {
     barrierSteps: num(flags["barrier-steps"], 30, 20),
     barrierWarmup: 3,
     history: num(flags.history, 10_000, 200),
+    streamWorkers: num(flags["stream-workers"], 1000, 50),
+    streamSteps: num(flags["stream-steps"], 3, 2),
     httpSamples: smoke ? 20 : 200,
     simProcs: Number(flags["sim-procs"]),
     // Only a full run rewrites docs/BENCHMARKS.md unless --out says otherwise.
     out: flags.out ?? (smoke || flags.only ? undefined : "docs/BENCHMARKS.md"),
     profile: flags.profile,
     only: new Set(
-      (flags.only ?? "step,overhead,throughput,barrier,history,accounts")
+      (flags.only ??
+        "step,overhead,throughput,barrier,streaming,history,accounts")
         .split(","),
     ),
   };

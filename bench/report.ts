@@ -15,6 +15,7 @@ import {
   stepSection,
   throughputSection,
 } from "./report_sections.ts";
+import { streamingHow, streamingSection } from "./report_streaming.ts";
 
 export function renderMarkdown(R: BenchResults): string {
   const m = R.machine;
@@ -129,6 +130,7 @@ export function renderMarkdown(R: BenchResults): string {
       `  (ctl, the bench process) and all sim processes (wrk). RSS (VmRSS) is sampled every 250 ms; peak shown. The`,
       `  controller's peak counts while the N workers are enrolled and register and while GRID's job runs; the raw phases, where it reads`,
       `  and drops N raw results a step, are shown apart.`,
+      ...streamingHow(R),
       `- Throughput: ${o.jobs} single-step \`ping echo\` jobs, each for one of ${o.tputWorkers} simulated workers (round robin), POSTed by 32`,
       `  concurrent clients; jobs/s = jobs ÷ (first POST → last job record written \`completed\`, seen on the KV bucket).`,
       `- History: finished single-step jobs are seeded through the API until ${
@@ -142,6 +144,7 @@ export function renderMarkdown(R: BenchResults): string {
   s.push(
     ...stepSection(R),
     ...barrierSection(R),
+    ...streamingSection(R),
     ...throughputSection(R),
     ...historySection(R),
     ...accountsSection(R),

@@ -73,6 +73,20 @@ export interface BarrierResult {
   };
 }
 
+/** One job of the streaming part (streaming.ts). */
+export interface StreamRun {
+  job: string;
+  cycle: Stats;
+  wallMs: number;
+  /** CPU ms per step, warm-up included. */
+  cpu: Cpu;
+  /** The controller's CPU over the job, % of one core. */
+  ctlCpuPct: number;
+  ctlRssMax: number;
+  natsRssMax: number;
+  foreignPct: number;
+}
+
 export interface Target {
   what: string;
   target: string;
@@ -169,6 +183,28 @@ export interface BenchResults {
       afterGc: { used: number; total: number; rss: number };
     };
   }[];
+  /** N workers streaming output during a step, against the same step quiet. */
+  streaming?: {
+    n: number;
+    /** Lines a second per worker, each `lineBytes` long, for `stepMs` a step. */
+    rate: number;
+    stepMs: number;
+    /** Timed steps per job (one more warms up). */
+    steps: number;
+    lineBytes: number;
+    quiet: StreamRun;
+    streaming: StreamRun;
+    /** The client following the streaming job's output. */
+    reader: {
+      events: number;
+      lines: number;
+      skipped: number;
+      bytes: number;
+      ended: boolean;
+      /** Lines the workers wrote. */
+      sent: number;
+    };
+  };
   targets?: Target[];
   elapsedSec?: number;
 }

@@ -22,6 +22,10 @@
  * With `both`, the two run in the same processes, one after the other, so
  * GRID and the baseline are measured on the same processes.
  *
+ * `--stream` gives the agents the `bench` backend too (sim_stream.ts): its
+ * `stream` action writes task output at a set rate, streamed by the real
+ * worker code.
+ *
  * Talks to the bench with JSON lines on stdout: {"event":"connected",…}
  * once every GRID worker's connection is up, {"event":"ready",…} once every
  * agent started, {"event":"raw",…} once every raw worker is subscribed.
@@ -42,6 +46,7 @@ import { setLogLevel } from "../lib/log.ts";
 import { subjects } from "../lib/topology.ts";
 import { pool, rawId, simId } from "./lib.ts";
 import { connectWorker } from "./sim_connect.ts";
+import { streamBackend } from "./sim_stream.ts";
 import { WorkerConfig } from "../models/config.ts";
 
 /** gridw's defaults for whatever the bench does not set. */
@@ -60,6 +65,7 @@ const { values: a } = parseArgs({
     heartbeat: { type: "string", default: "30000" },
     concurrency: { type: "string", default: "64" },
     "raw-ack": { type: "string", default: "request" },
+    stream: { type: "boolean", default: false },
   },
 });
 if (!a.url || !a.creds) throw new Error("--url and --creds are required");
@@ -163,7 +169,10 @@ async function startAgent(sim: Sim): Promise<void> {
     groups: [a.group!],
     heartbeatMs: Number(a.heartbeat),
     catchUpWindowMs: WORKER_DEFAULTS.catchup_window,
-    backends: new Map([["ping", pingBackend()]]),
+    backends: new Map([
+      ["ping", pingBackend()],
+      ...(a.stream ? [["bench", streamBackend()] as const] : []),
+    ]),
     exec: createExec(),
   });
   await sim.agent.start();

@@ -50,6 +50,8 @@ export async function startSims(
   prefix: string,
   procs: number,
   rawAccount: "workers" | "grid" = "workers",
+  /** More flags for sim_workers.ts (`--stream`). */
+  simArgs: string[] = [],
 ): Promise<SimGroup> {
   const all = Array.from({ length: n }, (_, i) => simId(prefix, i));
   const ids = mode === "raw" ? [] : all;
@@ -103,6 +105,7 @@ export async function startSims(
         `--heartbeat=${CONTROLLER.heartbeat}`,
         `--raw-ack=${env.opts.rawAck}`,
         `--url=${env.cluster.natsUrl}`,
+        ...simArgs,
       ], { GRID_LOG: "warn" }),
     );
   }

@@ -10,6 +10,7 @@ import {
   verdict,
 } from "./format.ts";
 import type { BenchResults } from "./results.ts";
+import { streamingLine } from "./report_streaming.ts";
 
 export function renderTable(R: BenchResults): string {
   const out: string[] = [""];
@@ -58,6 +59,7 @@ export function renderTable(R: BenchResults): string {
     out.push(table(ACCOUNTS_HEAD, accountsRows(R)));
     out.push("");
   }
+  out.push(...streamingLine(R));
   if (R.throughput) {
     const t = R.throughput;
     out.push(

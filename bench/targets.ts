@@ -41,6 +41,19 @@ export function checkTargets(R: BenchResults): Target[] {
       ok: r <= limit,
     });
   }
+  const st = R.streaming;
+  if (st && st.n >= 1000) {
+    const r = x(st.streaming.cycle.p50, st.quiet.cycle.p50);
+    out.push({
+      what:
+        `${st.n}-worker step with each streaming ${st.rate} lines/s, p50 vs the same step quiet`,
+      target: "≤ 1.25×",
+      measured: `${ms(st.streaming.cycle.p50)} / ${
+        ms(st.quiet.cycle.p50)
+      } ms = ${fx(r)}`,
+      ok: r <= 1.25,
+    });
+  }
   if (R.throughput) {
     out.push({
       what: `throughput, ${R.throughput.jobs} single-step jobs via the API`,

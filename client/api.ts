@@ -19,8 +19,10 @@ import {
   type JobStatus,
   JobView,
 } from "../models/job.ts";
+import { PlanView } from "../models/job_plan.ts";
 import { NodeView, StatusView } from "../models/node.ts";
 import { ControllerView } from "../models/controller.ts";
+import { BackendView } from "../models/backend_view.ts";
 import { readSse, type SseEvent } from "./sse.ts";
 import { errorText, networkReason, nextBefore, parseJson } from "./api_text.ts";
 
@@ -107,6 +109,11 @@ export class ApiClient {
     return this.#request("POST", "/job", JobView, body);
   }
 
+  /** What the job would do now; changes nothing. */
+  planJob(body: unknown): Promise<Reply<PlanView>> {
+    return this.#request("POST", "/job/plan", PlanView, body);
+  }
+
   /** The job; `outputs: false` leaves the results' outputs out. */
   getJob(id: string, q: { outputs?: boolean } = {}): Promise<Reply<JobView>> {
     const query = q.outputs === false ? "?outputs=false" : "";
@@ -121,6 +128,15 @@ export class ApiClient {
     return this.#request(
       "POST",
       `/job/${encodeURIComponent(id)}/cancel`,
+      JobView,
+    );
+  }
+
+  /** Starts the next batch of a rollout paused for approval. */
+  resumeJob(id: string): Promise<Reply<JobView>> {
+    return this.#request(
+      "POST",
+      `/job/${encodeURIComponent(id)}/resume`,
       JobView,
     );
   }
@@ -142,6 +158,11 @@ export class ApiClient {
 
   listNodes(): Promise<Reply<NodeView[]>> {
     return this.#request("GET", "/nodes", NodeView.array());
+  }
+
+  /** What the fleet's online nodes offer (`GET /backends`). */
+  listBackends(): Promise<Reply<BackendView[]>> {
+    return this.#request("GET", "/backends", BackendView.array());
   }
 
   listControllers(): Promise<Reply<ControllerView[]>> {
@@ -270,10 +291,15 @@ export class ApiClient {
     return this.#request("GET", `/audit${query}`, AuditPage);
   }
 
-  enrollNode(id: string, groups: string[]): Promise<Reply<EnrollResponse>> {
+  enrollNode(
+    id: string,
+    groups: string[],
+    labels?: Record<string, string>,
+  ): Promise<Reply<EnrollResponse>> {
     return this.#request("POST", "/nodes/enroll", EnrollResponse, {
       id,
       groups,
+      ...(labels ? { labels } : {}),
     });
   }
 

@@ -261,3 +261,29 @@ Deno.test("normalizeBaseUrl() adds http:// and drops trailing slashes", () => {
   assert.equal(normalizeBaseUrl("nats://h:4222"), undefined);
   assert.equal(normalizeBaseUrl("http://"), undefined);
 });
+
+Deno.test("job resume: posts to the job's resume, says which batch runs; 409 exits 4", async () => {
+  await using ctl = fakeController((_req, url) =>
+    url.pathname === "/job/j1/resume"
+      ? Response.json(
+        job({
+          status: "running",
+          rollout_status: { batch: 2, batches: 4, failed: 0 },
+        }),
+      )
+      : error(409, 'job "j2" is not paused for approval (it is completed)')
+  );
+  const ok = await gridc(["-a", ctl.url, "job", "resume", "j1"]);
+  assert.deepEqual(ok, {
+    code: 0,
+    out: "Job j1 resumed: batch 2 of 4\n",
+    err: "",
+  });
+  const refused = await gridc(["-a", ctl.url, "job", "resume", "j2"]);
+  assert.equal(refused.code, 4);
+  assert.match(refused.err, /not paused for approval .*\(HTTP 409\)/);
+  assert.deepEqual(ctl.requests, [
+    "POST /job/j1/resume",
+    "POST /job/j2/resume",
+  ]);
+});

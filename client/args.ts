@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import type { TokenScope } from "../models/auth.ts";
 import type { JobStatus, Strategy, Target } from "../models/job.ts";
-import { jobList, jobLogs, jobRun } from "./args_job.ts";
+import { jobList, jobLogs, jobPlan, jobRun } from "./args_job.ts";
 import { audit, nodeEnroll, tokenCreate } from "./args_admin.ts";
 import { seeHelp, str, UsageError, type Values } from "./usage.ts";
 
@@ -24,17 +24,25 @@ export type JobSource =
     params: Record<string, string>;
   };
 
+/** The job `job run` and `job plan` take, and what the flags override. */
+interface JobFields {
+  source: JobSource;
+  target?: Target;
+  strategy?: Strategy;
+  timeout?: string;
+}
+
 export type Command =
   | { kind: "help"; topic: Topic }
   | { kind: "version" }
-  | {
+  | JobFields & {
     kind: "job run";
-    source: JobSource;
-    target?: Target;
-    strategy?: Strategy;
-    timeout?: string;
     wait: boolean;
+    /** Show the plan and ask before submitting; `yes`: without asking. */
+    confirm?: boolean;
+    yes?: boolean;
   }
+  | JobFields & { kind: "job plan" }
   | { kind: "job get"; id: string; wait: boolean }
   | {
     kind: "job logs";
@@ -45,10 +53,19 @@ export type Command =
   }
   | { kind: "job list"; limit?: number; status?: JobStatus; before?: string }
   | { kind: "job cancel"; id: string }
+  | { kind: "job resume"; id: string }
   | { kind: "node list" }
   | { kind: "node info"; id: string }
-  | { kind: "node enroll"; id: string; groups: string[]; out?: string }
+  | {
+    kind: "node enroll";
+    id: string;
+    groups: string[];
+    labels?: Record<string, string>;
+    out?: string;
+  }
   | { kind: "node revoke"; id: string }
+  | { kind: "backend list" }
+  | { kind: "backend describe"; name: string }
   | { kind: "token create"; name: string; scope: TokenScope; ttl?: string }
   | { kind: "token list" }
   | { kind: "token revoke"; name: string }
@@ -89,8 +106,15 @@ const OPTIONS = {
   follow: { type: "boolean" },
   node: { type: "string" },
   step: { type: "string" },
+  selector: { type: "string" },
+  confirm: { type: "boolean" },
+  yes: { type: "boolean", short: "y" },
+  label: { type: "string", short: "l" },
 } as const;
 type OptionName = keyof typeof OPTIONS;
+
+/** Options that may be given more than once; their values join with ",". */
+const REPEATABLE: ReadonlySet<OptionName> = new Set(["label"]);
 
 /** `job logs -f` is --follow, as in `tail -f`; there is no job file there. */
 const LOGS_OPTIONS = {
@@ -108,20 +132,32 @@ const GLOBAL: readonly OptionName[] = [
   "ca",
 ];
 
+const JOB_OPTIONS = [
+  "target",
+  "selector",
+  "file",
+  "strategy",
+  "timeout",
+] as const satisfies readonly OptionName[];
+
 /** Every command: its extra options and how many positional arguments it takes. */
 export const COMMANDS = {
   "job run": {
-    options: ["target", "file", "strategy", "timeout", "wait"],
+    options: [...JOB_OPTIONS, "wait", "confirm", "yes"],
     args: [0, Infinity],
   },
+  "job plan": { options: JOB_OPTIONS, args: [0, Infinity] },
   "job get": { options: ["wait"], args: [1, 1] },
   "job logs": { options: ["follow", "node", "step"], args: [1, 1] },
   "job list": { options: ["status", "limit", "before"], args: [0, 0] },
   "job cancel": { options: [], args: [1, 1] },
+  "job resume": { options: [], args: [1, 1] },
   "node list": { options: [], args: [0, 0] },
   "node info": { options: [], args: [1, 1] },
-  "node enroll": { options: ["groups", "out"], args: [1, 1] },
+  "node enroll": { options: ["groups", "label", "out"], args: [1, 1] },
   "node revoke": { options: [], args: [1, 1] },
+  "backend list": { options: [], args: [0, 0] },
+  "backend describe": { options: [], args: [1, 1] },
   "token create": { options: ["scope", "ttl"], args: [1, 1] },
   "token list": { options: [], args: [0, 0] },
   "token revoke": { options: [], args: [1, 1] },
@@ -135,8 +171,9 @@ export const COMMANDS = {
 export type CommandName = keyof typeof COMMANDS;
 
 const GROUPS = {
-  job: ["run", "get", "logs", "list", "cancel"],
+  job: ["run", "plan", "get", "logs", "list", "cancel", "resume"],
   node: ["list", "info", "enroll", "revoke"],
+  backend: ["list", "describe"],
   token: ["create", "list", "revoke"],
 } as const;
 type Group = keyof typeof GROUPS;
@@ -153,9 +190,11 @@ const ARG_NAMES: Partial<Record<CommandName, string>> = {
   "job get": "job ID",
   "job logs": "job ID",
   "job cancel": "job ID",
+  "job resume": "job ID",
   "node info": "node ID",
   "node enroll": "node ID",
   "node revoke": "node ID",
+  "backend describe": "backend NAME",
   "token create": "token NAME",
   "token revoke": "token NAME",
 };
@@ -276,7 +315,8 @@ function checkOptions(
         `unknown option ${t.rawName}${where} (${seeHelp(topic)})`,
       );
     }
-    if (values[name] !== undefined) {
+    const again = values[name] !== undefined;
+    if (again && !REPEATABLE.has(name)) {
       throw new UsageError(`option ${t.rawName} is given more than once`);
     }
     if (OPTIONS[name].type === "boolean") {
@@ -293,7 +333,7 @@ function checkOptions(
     ) {
       throw new UsageError(`option ${t.rawName} needs a value`);
     }
-    values[name] = t.value;
+    values[name] = again ? `${values[name]},${t.value}` : t.value;
   }
   return values;
 }
@@ -322,6 +362,8 @@ function buildCommand(
   switch (name) {
     case "job run":
       return jobRun(values, args);
+    case "job plan":
+      return jobPlan(values, args);
     case "job get":
       return { kind: name, id: args[0]!, wait: values.wait === true };
     case "job logs":
@@ -329,6 +371,7 @@ function buildCommand(
     case "job list":
       return jobList(values);
     case "job cancel":
+    case "job resume":
     case "node info":
     case "node revoke":
       return { kind: name, id: args[0]! };
@@ -337,10 +380,12 @@ function buildCommand(
     case "token create":
       return tokenCreate(values, args[0]!);
     case "token revoke":
+    case "backend describe":
       return { kind: name, name: args[0]! };
     case "audit":
       return audit(values);
     case "node list":
+    case "backend list":
     case "token list":
     case "controllers":
     case "status":

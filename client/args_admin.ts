@@ -2,6 +2,7 @@
 import { TokenScope } from "../models/auth.ts";
 import { parseDuration } from "../models/duration.ts";
 import { NodeId, Token } from "../models/names.ts";
+import { parseLabelPairs } from "../models/selector.ts";
 import type { Command } from "./args.ts";
 import { positiveInt, seeHelp, str, UsageError, type Values } from "./usage.ts";
 
@@ -53,10 +54,20 @@ export function nodeEnroll(values: Values, id: string): Command {
     throw new UsageError(`--groups "${text}": a group is listed twice`);
   }
   const out = str(values.out);
+  const labelText = str(values.label);
+  const labels = labelText === undefined
+    ? undefined
+    : parseLabelPairs(labelText);
+  if (labels && !labels.ok) {
+    throw new UsageError(`--label "${labelText}": ${labels.error}`);
+  }
   return {
     kind: "node enroll",
     id,
     groups,
+    ...(labels?.ok && Object.keys(labels.labels).length > 0
+      ? { labels: labels.labels }
+      : {}),
     ...(out === undefined ? {} : { out }),
   };
 }

@@ -2,10 +2,37 @@
 import { parseDuration } from "../models/duration.ts";
 import { JobStatus, Strategy, Target } from "../models/job.ts";
 import { NodeId } from "../models/names.ts";
+import { parseSelector } from "../models/selector.ts";
 import type { Command, JobSource } from "./args.ts";
 import { positiveInt, seeHelp, str, UsageError, type Values } from "./usage.ts";
 
 export function jobRun(values: Values, args: string[]): Command {
+  const cmd: Extract<Command, { kind: "job run" }> = {
+    ...jobFields(values, args, "job run"),
+    kind: "job run",
+    wait: values.wait === true,
+  };
+  if (values.confirm === true) cmd.confirm = true;
+  if (values.yes === true) {
+    if (!cmd.confirm) {
+      throw new UsageError("--yes answers --confirm: give both, or neither");
+    }
+    cmd.yes = true;
+  }
+  return cmd;
+}
+
+/** `job plan`: the job as `job run` takes it, planned instead of run. */
+export function jobPlan(values: Values, args: string[]): Command {
+  return { ...jobFields(values, args, "job plan"), kind: "job plan" };
+}
+
+/** What `job run` and `job plan` share: where the job comes from, and overrides. */
+function jobFields(
+  values: Values,
+  args: string[],
+  topic: "job run" | "job plan",
+): Omit<Extract<Command, { kind: "job plan" }>, "kind"> {
   const file = str(values.file);
   let source: JobSource;
   if (file !== undefined) {
@@ -19,18 +46,25 @@ export function jobRun(values: Values, args: string[]): Command {
     const [backend, action, ...pairs] = args;
     if (backend === undefined || action === undefined) {
       throw new UsageError(
-        `missing BACKEND and ACTION, or -f FILE (${seeHelp("job run")})`,
+        `missing BACKEND and ACTION, or -f FILE (${seeHelp(topic)})`,
       );
     }
     source = { kind: "shorthand", backend, action, params: parseParams(pairs) };
   }
-  const cmd: Extract<Command, { kind: "job run" }> = {
-    kind: "job run",
-    source,
-    wait: values.wait === true,
-  };
+  const cmd: Omit<Extract<Command, { kind: "job plan" }>, "kind"> = { source };
   const target = str(values.target);
+  const selector = str(values.selector);
+  if (target !== undefined && selector !== undefined) {
+    throw new UsageError(
+      "-t and --selector both say where the job runs: give one (a selector can say group:NAME or node:ID)",
+    );
+  }
   if (target !== undefined) cmd.target = parseTarget(target);
+  if (selector !== undefined) {
+    const r = parseSelector(selector);
+    if (!r.ok) throw new UsageError(`--selector "${selector}": ${r.error}`);
+    cmd.target = { scope: "all", selector };
+  }
   const strategy = str(values.strategy);
   if (strategy !== undefined) {
     const r = Strategy.safeParse(strategy);

@@ -140,7 +140,7 @@ Deno.test("parseCli() rejects unknown and missing commands", () => {
   usage(["jobs"], `unknown command "jobs" (see 'gridc --help')`);
   usage(
     ["job"],
-    "missing job command: run, get, logs, list, cancel (see 'gridc job --help')",
+    "missing job command: run, plan, get, logs, list, cancel, resume (see 'gridc job --help')",
   );
   usage(
     ["node"],

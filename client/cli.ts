@@ -5,7 +5,14 @@
 import { VERSION } from "../models/mod.ts";
 import { ApiClient, ApiError, DEFAULT_API, normalizeBaseUrl } from "./api.ts";
 import { type Command, parseCli, UsageError } from "./args.ts";
-import { jobCancel, jobGet, jobList, jobRun } from "./commands/job.ts";
+import {
+  jobCancel,
+  jobGet,
+  jobList,
+  jobPlan,
+  jobResume,
+  jobRun,
+} from "./commands/job.ts";
 import { jobLogs } from "./commands/logs.ts";
 import {
   controllers,
@@ -33,6 +40,7 @@ import {
   useColor,
 } from "./context.ts";
 import { helpText } from "./help.ts";
+import { backendDescribe, backendList } from "./commands/backend.ts";
 
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   // Kept for the message when the controller refuses the token.
@@ -149,6 +157,8 @@ function dispatch(
   switch (cmd.kind) {
     case "job run":
       return jobRun(ctx, cmd);
+    case "job plan":
+      return jobPlan(ctx, cmd);
     case "job get":
       return jobGet(ctx, cmd);
     case "job logs":
@@ -157,6 +167,8 @@ function dispatch(
       return jobList(ctx, cmd);
     case "job cancel":
       return jobCancel(ctx, cmd);
+    case "job resume":
+      return jobResume(ctx, cmd);
     case "node list":
       return nodeList(ctx);
     case "node info":
@@ -173,6 +185,10 @@ function dispatch(
       return tokenRevoke(ctx, cmd);
     case "audit":
       return audit(ctx, cmd);
+    case "backend list":
+      return backendList(ctx);
+    case "backend describe":
+      return backendDescribe(ctx, cmd);
     case "controllers":
       return controllers(ctx);
     case "status":

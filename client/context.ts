@@ -36,7 +36,14 @@ export interface Io {
     GRID_LOG_FORMAT?: string | undefined;
   };
   /** Which streams are terminals, and the terminal's width when known. */
-  tty: { stdout: boolean; stderr: boolean; columns?: number | undefined };
+  tty: {
+    stdout: boolean;
+    stderr: boolean;
+    columns?: number | undefined;
+    stdin?: boolean;
+  };
+  /** One line typed on standard input (`job run --confirm`); null at its end. */
+  readLine?(): Promise<string | null>;
   denoVersion: string;
   /** nats-server version recorded in release.json beside the binary, if any. */
   natsServerVersion?: string | undefined;

@@ -1,6 +1,8 @@
 /** `--help` texts, one per command and command group. */
 import type { Topic } from "./args.ts";
 import { DEFAULT_API } from "./api.ts";
+import { jobPlanHelp, TARGET_OPTIONS } from "./help_plan.ts";
+import { backendHelp } from "./help_backend.ts";
 
 const GLOBAL = `Global options:
   -a, --api URL        Controller address (env GRID_API, default ${DEFAULT_API})
@@ -26,14 +28,19 @@ Usage: gridc [options] COMMAND [ARGS]
 
 Commands:
   job run      Submit a job: one task from the command line, or a job file
+  job plan     Show what a job would do, without submitting it
   job get      Show a job and its per-node results
   job logs     Print the output of a job's tasks, live with -f
   job list     List jobs, newest first
   job cancel   Cancel a pending or running job
+  job resume   Start the next batch of a rollout paused after its canary
   node list    List the nodes
   node info    Show one node
   node enroll  Make a node's NATS credentials (admin)
   node revoke  Cut a node off (admin)
+  backend list List the backends the online nodes offer, with their actions
+  backend describe
+               Show a backend's actions and params, as the nodes check them
   token create Make an API token (admin)
   token list   List the API tokens (admin)
   token revoke Revoke an API token (admin)
@@ -51,10 +58,12 @@ const JOB = `Usage: gridc job COMMAND
 
 Commands:
   run      Submit a job (and optionally wait for it)
+  plan     Show what a job would do, without submitting it
   get      Show a job and its per-node results
   logs     Print the output of a job's tasks, live with -f
   list     List jobs, newest first
   cancel   Cancel a pending or running job
+  resume   Start the next batch of a rollout paused after its canary
 
 Run 'gridc job COMMAND --help' for a command's options.`;
 
@@ -77,10 +86,15 @@ Submits a job. The shorthand form runs one task; a job file (YAML or JSON,
 in a file are sent as strings exactly as written (version: 1.10 → "1.10").
 
 Options:
-  -t, --target TARGET      all (default), group:NAME or node:ID
+${TARGET_OPTIONS}
   -f, --file FILE          Read the job from FILE
   -s, --strategy NAME      fail-fast (default) or continue
       --timeout DURATION   Job timeout, e.g. 30s, 5m, 1m30s
+      --confirm            Print the job's plan (see 'gridc job plan') and
+                           ask y/N before submitting; off a terminal it
+                           refuses unless --yes is given too
+  -y, --yes                With --confirm: submit after the plan, unasked
+                           (declined: nothing submitted, exit status 2)
   -w, --wait               Wait for the job: print the tasks' output lines
                            as they come ("web-01 | ...") and each node
                            result as it lands, then the result table; the
@@ -88,7 +102,8 @@ Options:
                            1 failed, 2 cancelled). Ctrl-C stops waiting,
                            not the job (use 'gridc job cancel ID')
 
-With -f, the options -t, -s and --timeout override the file's values.
+With -f, the options -t (or --selector), -s and --timeout override the
+file's values.
 
 Examples:
   gridc job run -t all ping echo message=hello
@@ -169,9 +184,20 @@ ${GLOBAL}
 
 ${EXIT_STATUS}`;
 
+const JOB_RESUME = `Usage: gridc job resume [options] ID
+
+Approves a rollout paused after its canary batch: the next batch starts.
+'gridc job get ID' shows whether a job is paused. A job that is not paused
+for approval cannot be resumed (the controller answers 409; exit status 4).
+
+${GLOBAL}
+
+${EXIT_STATUS}`;
+
 const NODE_LIST = `Usage: gridc node list [options]
 
-Lists the nodes with their groups, status and when they were last seen.
+Lists the nodes with their groups, labels (when any node has some), status
+and when they were last seen.
 
 ${GLOBAL}
 
@@ -272,14 +298,16 @@ ${GLOBAL}
 ${EXIT_STATUS}`;
 
 const NODE_ENROLL =
-  `Usage: gridc node enroll [options] ID [--groups a,b] [--out FILE]
+  `Usage: gridc node enroll [options] ID [--groups a,b] [--label k=v] [--out FILE]
 
 Makes NATS credentials for node ID and writes them to FILE (mode 0600;
-default ./ID.creds). The node may join only the groups given here. An
-existing file is never overwritten.
+default ./ID.creds). The node may join only the groups given here, and
+carry only the labels given here (what its worker.labels claims beyond
+them is ignored). An existing file is never overwritten.
 
 Options:
   -g, --groups LIST    Comma-separated groups the node may join (default none)
+  -l, --label K=V,...  Labels the node may carry; may be given again
       --out FILE       Where to write the .creds file (default ./ID.creds)
 
 Then copy the file to the node and set nats.client.credentials in its
@@ -303,14 +331,17 @@ const TEXTS: Record<Topic, string> = {
   job: JOB,
   node: NODE,
   "job run": JOB_RUN,
+  "job plan": jobPlanHelp(GLOBAL, EXIT_STATUS),
   "job get": JOB_GET,
   "job logs": JOB_LOGS,
   "job list": JOB_LIST,
   "job cancel": JOB_CANCEL,
+  "job resume": JOB_RESUME,
   "node list": NODE_LIST,
   "node info": NODE_INFO,
   "node enroll": NODE_ENROLL,
   "node revoke": NODE_REVOKE,
+  ...backendHelp(GLOBAL, EXIT_STATUS),
   token: TOKEN,
   "token create": TOKEN_CREATE,
   "token list": TOKEN_LIST,

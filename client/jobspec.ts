@@ -38,7 +38,7 @@ export function shorthandJob(
 }
 
 /** The top-level keys of a job. */
-const JOB_KEYS = ["target", "strategy", "timeout", "tasks"];
+const JOB_KEYS = ["target", "strategy", "timeout", "tasks", "rollout"];
 /** Keys left out without a word: scenario files carry their `expect`ed outcome. */
 const QUIET_KEYS = ["expect"];
 

@@ -177,3 +177,27 @@ Deno.test("fileJob() names the field that is wrong", () => {
     /^a\.yaml: timeout: must be a duration/,
   );
 });
+
+Deno.test("fileJob: a rollout is sent as written, and checked", () => {
+  const text = `tasks: [{backend: test, action: succeed}]
+strategy: continue
+rollout: {batch: 10%, canary: 1, pause: 30s, max_failures: 2}
+`;
+  const { body, ignored } = fileJob("r.yaml", text, {});
+  assert.deepEqual(ignored, []);
+  assert.deepEqual(body.rollout, {
+    batch: "10%",
+    canary: 1,
+    pause: "30s",
+    max_failures: 2,
+  });
+  assert.throws(
+    () =>
+      fileJob(
+        "r.yaml",
+        "tasks: [{backend: test, action: succeed}]\nrollout: {batch: 0}\n",
+        {},
+      ),
+    /r\.yaml: rollout\.batch: must be a whole number of nodes/,
+  );
+});

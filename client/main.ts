@@ -79,6 +79,20 @@ function fetchTrusting(pem: string): typeof fetch {
   return (input, init) => fetch(input, { ...init, client });
 }
 
+/** A line from standard input, without its newline; null if it ends first. */
+async function readLine(): Promise<string | null> {
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(256);
+  let text = "";
+  for (;;) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null) return text === "" ? null : text;
+    text += decoder.decode(buf.subarray(0, n), { stream: true });
+    const nl = text.indexOf("\n");
+    if (nl >= 0) return text.slice(0, nl);
+  }
+}
+
 /** Runs gridc with `args` and exits with its status. */
 export async function main(args: string[]): Promise<never> {
   const code = await runCli(args, {
@@ -107,7 +121,9 @@ export async function main(args: string[]): Promise<never> {
       stdout: Deno.stdout.isTerminal(),
       stderr: Deno.stderr.isTerminal(),
       columns: Deno.stdout.isTerminal() ? columns() : undefined,
+      stdin: Deno.stdin.isTerminal(),
     },
+    readLine,
     denoVersion: Deno.version.deno,
     natsServerVersion: releaseNatsServer(),
   });

@@ -13,6 +13,9 @@ import {
 } from "../models/job.ts";
 import type { NodeView, StatusView } from "../models/node.ts";
 import type { ControllerView } from "../models/controller.ts";
+import { summarizeData } from "./data_summary.ts";
+import type { RolloutStatus } from "../models/rollout.ts";
+import { formatLabels } from "../models/selector.ts";
 import {
   type Cell,
   firstLine,
@@ -66,6 +69,7 @@ export function formatAgo(iso: string | undefined, now: number): string {
 }
 
 export function formatTarget(t: Target): string {
+  if (t.selector !== undefined) return t.selector;
   return t.scope === "all" ? "all" : `${t.scope}:${t.value ?? ""}`;
 }
 
@@ -91,9 +95,13 @@ export function resultEntries(
   return out;
 }
 
-/** What a result row shows: the error when there is one, else the output. */
+/**
+ * What a result row shows: the error when there is one, else a summary
+ * of the action's data, else the output.
+ */
 function detail(r: NodeResult): string {
-  return firstLine(r.error) || firstLine(r.output);
+  return firstLine(r.error) ||
+    (r.data !== undefined ? summarizeData(r.data) : firstLine(r.output));
 }
 
 /** One row per step × node. */
@@ -150,10 +158,42 @@ export function renderJob(job: JobView, opts: ViewOptions): string {
   if (job.finished_at) {
     fields.push(["Finished", timeField(job.finished_at, opts.now)]);
   }
+  if (job.rollout_status) fields.push(...rolloutFields(job.rollout_status));
   if (job.error) {
     fields.push(["Error", { text: firstLine(job.error), style: "red" }]);
   }
   return renderFields(fields, opts) + "\n" + renderResults(job, opts);
+}
+
+/** Where a rollout stands: its batch, any wait, per-batch counts, the budget. */
+function rolloutFields(r: RolloutStatus): [string, string | Cell][] {
+  const wait = r.paused
+    ? " (paused for approval: gridc job resume)"
+    : r.next_at
+    ? ` (next batch at ${r.next_at})`
+    : "";
+  const out: [string, string | Cell][] = [
+    [
+      "Rollout",
+      r.paused
+        ? { text: `batch ${r.batch} of ${r.batches}${wait}`, style: "yellow" }
+        : `batch ${r.batch} of ${r.batches}${wait}`,
+    ],
+  ];
+  (r.progress ?? []).forEach((b, i) =>
+    out.push([
+      `  batch ${i + 1}`,
+      `${b.nodes} nodes: ${b.done} done, ${b.failed} failed, ${b.pending} pending`,
+    ])
+  );
+  if (r.failed !== undefined) {
+    const allowed = r.max_failures === undefined
+      ? "no limit"
+      : `at most ${r.max_failures}`;
+    out.push(["Failures", `${r.failed} (${allowed})`]);
+  }
+  if (r.stopped) out.push(["Stopped", { text: r.stopped, style: "red" }]);
+  return out;
 }
 
 /** `job list`: one row per job, newest first as the API sends them. */
@@ -191,11 +231,14 @@ export function renderNodes(
   opts: ViewOptions,
 ): string {
   if (nodes.length === 0) return "No nodes registered.\n";
+  // A fleet without labels keeps the narrower table.
+  const labelled = nodes.some((n) => Object.keys(n.labels ?? {}).length > 0);
   return renderTable(
     [
       { header: "ID", max: 40 },
       { header: "HOSTNAME", max: 40 },
       { header: "GROUPS", flex: true },
+      ...(labelled ? [{ header: "LABELS", flex: true }] : []),
       { header: "STATUS" },
       { header: "LAST SEEN" },
     ],
@@ -203,6 +246,7 @@ export function renderNodes(
       n.id,
       n.hostname,
       n.groups.join(",") || "-",
+      ...(labelled ? [formatLabels(n.labels ?? {}) || "-"] : []),
       status(n.status),
       formatAgo(n.last_seen, opts.now),
     ]),
@@ -246,6 +290,9 @@ export function renderNode(n: NodeView, opts: ViewOptions): string {
     ["Hostname", n.hostname],
     ["Status", status(n.status)],
     ["Groups", n.groups.join(", ") || "-"],
+    ...(Object.keys(n.labels ?? {}).length > 0
+      ? [["Labels", formatLabels(n.labels!)] as [string, string]]
+      : []),
     ["Last seen", timeField(n.last_seen, opts.now)],
     ["Started", timeField(n.started_at, opts.now)],
     ["Version", n.version],

@@ -253,3 +253,47 @@ Deno.test("formatAgo() rounds down to the largest unit", () => {
   assert.equal(formatAgo(undefined, NOW), "-");
   assert.equal(formatAgo("not a date", NOW), "not a date");
 });
+
+Deno.test("renderJob() shows a rollout: its batch, the pause, per-batch counts and the budget", () => {
+  const paused = renderJob(
+    job({
+      status: "running",
+      rollout_status: {
+        batch: 1,
+        batches: 3,
+        paused: true,
+        failed: 1,
+        max_failures: 2,
+        progress: [
+          { nodes: 1, done: 0, failed: 1, pending: 0 },
+          { nodes: 2, done: 0, failed: 0, pending: 2 },
+          { nodes: 2, done: 0, failed: 0, pending: 2 },
+        ],
+      },
+    }),
+    view(100),
+  );
+  assert.match(
+    paused,
+    /^Rollout: +batch 1 of 3 \(paused for approval: gridc job resume\)$/m,
+  );
+  assert.match(paused, /^ {2}batch 1: +1 nodes: 0 done, 1 failed, 0 pending$/m);
+  assert.match(paused, /^ {2}batch 3: +2 nodes: 0 done, 0 failed, 2 pending$/m);
+  assert.match(paused, /^Failures: +1 \(at most 2\)$/m);
+  const stopped = renderJob(
+    job({
+      status: "failed",
+      rollout_status: {
+        batch: 2,
+        batches: 3,
+        failed: 3,
+        stopped: "failure budget spent",
+      },
+    }),
+    view(100),
+  );
+  assert.match(stopped, /^Rollout: +batch 2 of 3$/m);
+  assert.match(stopped, /^Failures: +3 \(no limit\)$/m);
+  assert.match(stopped, /^Stopped: +failure budget spent$/m);
+  assert.doesNotMatch(renderJob(job(), view(100)), /Rollout/);
+});

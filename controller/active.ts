@@ -40,6 +40,8 @@ export interface Active {
   sent: Map<string, Sent>;
   timeoutAt?: number;
   timeoutSent?: boolean;
+  /** The rollout batch (from 1) this controller asked to start after a pause. */
+  resumeSent?: number;
   /** A coalesced record write is due. */
   saveTimer?: Cancel;
 }

@@ -34,6 +34,8 @@ import type { Metrics } from "./metrics.ts";
 import type { NatsStats } from "./nats_stats.ts";
 import { jobRoutes } from "./routes_jobs.ts";
 import { fleetRoutes } from "./routes_fleet.ts";
+import { storageRefusal, type StorageWatch } from "./storage.ts";
+import { backendRoutes } from "./routes_backends.ts";
 import { adminRoutes } from "./routes_admin.ts";
 import { liveRoutes } from "./routes_live.ts";
 import { opsRoutes } from "./routes_ops.ts";
@@ -51,13 +53,18 @@ const STATUS: Record<Refusal, ContentfulStatusCode> = {
 
 /** Node credentials: NATS identities for workers (controller/nats_server.ts side). */
 export interface NodeAdmin {
-  enroll(id: string, groups: string[], by: string): Promise<{ creds: string }>;
+  enroll(
+    id: string,
+    groups: string[],
+    by: string,
+    labels?: Record<string, string>,
+  ): Promise<{ creds: string }>;
   revoke(id: string, by: string): Promise<void>;
 }
 
 export interface ApiDeps {
-  /** Submit and cancel. */
-  requests: Pick<Requests, "submit" | "cancel">;
+  /** Submit, cancel and resume. */
+  requests: Pick<Requests, "submit" | "cancel" | "resume">;
   store: JobStore;
   history: JobHistory;
   limits: { maxConcurrent: number; maxPending: number };
@@ -78,6 +85,8 @@ export interface ApiDeps {
   /** Rows of `GET /jobs`, with progress. */
   rows: JobRows;
   health: Health;
+  /** Whether JetStream's store is full (storage.ts); 503s then say so. */
+  storage?: Pick<StorageWatch, "note" | "reason">;
   metrics: Metrics;
   /** The stats of this controller's nats-server; undefined when it runs none. */
   natsStats: () => Promise<NatsStats | undefined>;
@@ -97,6 +106,12 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   app.onError((err, c) => {
+    // A full store is what a 503 says, whatever the request ran into.
+    const full = storageRefusal(deps.storage, err);
+    if (full) {
+      log.warn("request failed: JetStream storage full", { path: c.req.path });
+      return c.json({ error: full }, 503);
+    }
     if (err instanceof RefusedError) {
       return c.json({ error: err.message }, STATUS[err.kind]);
     }
@@ -145,6 +160,7 @@ export function createApi(deps: ApiDeps): Hono<ApiEnv> {
   jobRoutes(app, deps, guard, deps.rows);
   liveRoutes(app, deps, guard);
   fleetRoutes(app, deps, guard);
+  backendRoutes(app, deps, guard);
   adminRoutes(app, deps, guard);
   opsRoutes(app, deps, guard, open);
   webRoutes(app, deps.web, open);

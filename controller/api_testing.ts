@@ -70,6 +70,7 @@ export async function apiRig(opts: ApiRigOptions = {}) {
     revoked: new Map(),
     offlineAfterMs: OFFLINE_AFTER_MS,
     isOnline: (id: string, now?: number) => fleet.isOnline(id, now),
+    paramsOf: (id: string) => fleet.paramsOf(id),
   } as unknown as Registry;
   const peers = {
     all: new Map(),
@@ -100,6 +101,7 @@ export async function apiRig(opts: ApiRigOptions = {}) {
   const history = {
     results: (rec: JobRecord) => Promise.resolve(foldMemory(rec, true)),
     output: (seq: number) => rig.events.output(seq),
+    stored: (seq: number) => rig.events.stored(seq),
     stream: new ResultsStream(() => Promise.resolve(resultsFacts), () => 0, 0),
   } as unknown as JobHistory;
   const fold: FoldJob = (rec) => Promise.resolve(foldMemory(rec, false));

@@ -13,6 +13,7 @@ import {
   type NodeEnrollment,
   NodeEnrollment as Schema,
 } from "../models/node.ts";
+import { formatLabels } from "../models/selector.ts";
 import type { Bucket } from "../lib/bucket.ts";
 import type { Cancel, Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
@@ -80,14 +81,15 @@ export class Enrollments {
   }
 
   /**
-   * A new identity for `id` with these groups. A node enrolled before gets
-   * a new user, and its old one is revoked: creds that leaked with an old
-   * copy stop working.
+   * A new identity for `id` with these groups and labels. A node enrolled
+   * before gets a new user, and its old one is revoked: creds that leaked
+   * with an old copy stop working.
    */
   async enroll(
     id: string,
     groups: string[],
     by: string,
+    labels: Record<string, string> = {},
   ): Promise<{ creds: string }> {
     const minted = await this.trust.worker(id);
     const now = iso(this.clock.now());
@@ -96,6 +98,7 @@ export class Enrollments {
     const rec: NodeEnrollment = {
       id,
       groups: [...new Set(groups)].sort(),
+      labels: { ...labels },
       user: minted.user,
       enrolled_at: now,
       enrolled_by: by,
@@ -103,7 +106,12 @@ export class Enrollments {
     };
     await this.#write(rec);
     if (prev) await this.pushAccount();
-    log.info("node enrolled", { node: id, groups: rec.groups.join(","), by });
+    log.info("node enrolled", {
+      node: id,
+      groups: rec.groups.join(","),
+      labels: formatLabels(labels),
+      by,
+    });
     return { creds: decoder.decode(minted.creds) };
   }
 

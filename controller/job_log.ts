@@ -11,7 +11,7 @@ import { readRange } from "../lib/ordered.ts";
 import { countSteps, initFor } from "./plan.ts";
 import { applyEvent, startJob } from "./scheduler.ts";
 import type { JobState } from "./job_state.ts";
-import { type EventLog, readEvent } from "./logs.ts";
+import { type EventLog, readEvent, type StoredResult } from "./logs.ts";
 import { factsOf, misplaced, ResultsStream } from "./results_stream.ts";
 
 /**
@@ -99,7 +99,7 @@ export async function foldJob(
 export class JobHistory {
   constructor(
     readonly js: JetStreamClient,
-    readonly events: Pick<EventLog, "output">,
+    readonly events: Pick<EventLog, "output" | "stored">,
     readonly appliedSeq: (id: string) => number | undefined,
     readonly outputBudget = 64 << 20,
     /** Whether a job's results can still be there. */
@@ -134,5 +134,11 @@ export class JobHistory {
 
   output(seq: number): Promise<string> {
     return this.events.output(seq);
+  }
+
+  async stored(seq: number): Promise<StoredResult> {
+    return this.events.stored
+      ? await this.events.stored(seq)
+      : { output: await this.events.output(seq) };
   }
 }

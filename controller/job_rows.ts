@@ -142,5 +142,6 @@ export function tapEvents(
     read: (from, to, fn) => events.read(from, to, fn),
     append: (ev) => events.append(ev),
     output: (seq) => events.output(seq),
+    ...(events.stored ? { stored: (seq: number) => events.stored!(seq) } : {}),
   };
 }

@@ -4,6 +4,7 @@
  * fold one per request; only scheduler.ts changes them.
  */
 import type { ResultStatus, Strategy } from "../models/job.ts";
+import type { Rollout, RolloutStatus } from "../models/rollout.ts";
 import type { Leaf, PlanPhase } from "./plan.ts";
 
 export interface Outcome {
@@ -11,6 +12,8 @@ export interface Outcome {
   attempts: number;
   error?: string;
   output?: string;
+  /** The action's data; kept and dropped with the output. */
+  data?: unknown;
   startedAt?: string;
   finishedAt?: string;
   durationMs: number;
@@ -37,6 +40,12 @@ export interface JobState {
   timeoutMs?: number;
   phases: PlanPhase[];
   nodes: string[];
+  /** The nodes walking the job now: the current batch, or every node. */
+  batchNodes: string[];
+  /** Set for jobs with a `rollout` (controller/rollout_run.ts). */
+  rollout?: RolloutState;
+  /** Time of the last event applied (ms): where a pause between batches starts. */
+  now: number;
   progress: Map<string, NodeProgress>;
   /** Nodes done with the current phase, so the barrier check is O(1). */
   doneCount: number;
@@ -57,6 +66,24 @@ export interface JobState {
   onOutcome?: OutcomeListener;
 }
 
+export interface RolloutState {
+  batches: string[][];
+  /** Index of the batch running, or last run. */
+  batch: number;
+  /** Pause for approval after the first batch. */
+  canary: boolean;
+  pauseMs: number;
+  /** Nodes that may fail; more than this and no new batch starts. */
+  budget: number;
+  /** Nodes failed so far, across batches. */
+  failed: number;
+  /** Between batches: waiting for `job resume`, or until `dueAt`. */
+  waiting?: "approval" | "timer";
+  dueAt?: number;
+  /** Why no further batch runs, once that is decided. */
+  stopped?: string;
+}
+
 export type OutcomeListener = (step: number, node: string, o: Outcome) => void;
 
 export type Effect =
@@ -75,6 +102,8 @@ export type Effect =
     reason: string;
   }
   | { kind: "step"; step: number }
+  /** The rollout moved on (a batch started, a wait began, it stopped). */
+  | { kind: "rollout"; status: RolloutStatus }
   | {
     kind: "finish";
     status: "completed" | "failed" | "cancelled";
@@ -87,6 +116,9 @@ export interface JobInit {
   timeoutMs?: number;
   phases: PlanPhase[];
   nodes: readonly string[];
+  rollout?: Rollout;
+  /** When the job started (ms): the time until its first event. */
+  startedAt?: number;
   keepOutput?: boolean;
   keepResults?: boolean;
   outputBudget?: number;

@@ -32,6 +32,14 @@ export interface EventLog {
   append(ev: JobEvent): Promise<void>;
   /** The output of the result stored at `seq` ("" when gone). */
   output(seq: number): Promise<string>;
+  /** Its output and data; a log without it has output alone. */
+  stored?(seq: number): Promise<StoredResult>;
+}
+
+/** What a result keeps beside its status: the text, and the action's data. */
+export interface StoredResult {
+  output: string;
+  data?: unknown;
 }
 
 /** How a command publish ended: its stream sequence, or -1 and why. */

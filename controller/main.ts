@@ -53,6 +53,7 @@ import { foldJob } from "./job_log.ts";
 import { JobRows, tapEvents } from "./job_rows.ts";
 import type { JobRecord } from "../models/job.ts";
 import { natsHealth } from "./health.ts";
+import { serverJetStream, StorageWatch } from "./storage.ts";
 import { Metrics } from "./metrics.ts";
 import { varzStats } from "./nats_stats.ts";
 import { loadAssets } from "./web.ts";
@@ -167,6 +168,22 @@ export async function main(argv: string[]): Promise<void> {
     enrollments,
     config.nats.name,
   );
+  // A full store: say so, pause, and restart our server if it stays stuck.
+  const storage = new StorageWatch({
+    clock: systemClock,
+    ...(server
+      ? {
+        dir: config.nats.jetstream.store_dir,
+        server: {
+          jetstream: () => serverJetStream((supervised ?? server).monitorUrl),
+          restart: () => (supervised ?? server).recycle(),
+        },
+      }
+      : {}),
+  });
+  server?.watchErrors((line) => storage.note(line));
+  registry.storage = storage;
+  storage.start();
   await registry.start();
   const jobsBucket = natsBucket(await kvm.open(BUCKET_JOBS), js, "job records");
   const checkpoints = new Checkpoints(
@@ -231,7 +248,8 @@ export async function main(argv: string[]): Promise<void> {
   );
   await tokens.start();
   const nodeAdmin: NodeAdmin = {
-    enroll: (id, groups, by) => enrollments.enroll(id, groups, by),
+    enroll: (id, groups, by, labels) =>
+      enrollments.enroll(id, groups, by, labels),
     revoke: (id, by) => enrollments.revoke(id, by),
   };
   const closing = new AbortController();
@@ -253,6 +271,7 @@ export async function main(argv: string[]): Promise<void> {
       output: new NatsOutputFollower(js),
       fold,
       rows,
+      storage,
       health: natsHealth(
         nc,
         peers,
@@ -282,6 +301,7 @@ export async function main(argv: string[]): Promise<void> {
   closing.abort(); // live streams would hold the shutdown open
   await api.shutdown();
   retention.stop();
+  storage.stop();
   await runner.stop(true);
   await peers.stop();
   registry.stop();

@@ -6,58 +6,7 @@
  */
 import { type JobRecord, JobStatus, TERMINAL } from "../models/job.ts";
 import type { Clock } from "../lib/clock.ts";
-
-/** Seconds: from a quick step to a long rollout. */
-export const DURATION_BUCKETS = [
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-  300,
-  900,
-  3600,
-];
-
-export class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-
-  constructor(readonly buckets: readonly number[] = DURATION_BUCKETS) {
-    this.counts = buckets.map(() => 0);
-  }
-
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    const i = this.buckets.findIndex((b) => v <= b);
-    if (i >= 0) this.counts[i]!++;
-  }
-
-  /** The series lines; bucket counts are cumulative, as Prometheus wants. */
-  lines(name: string): string[] {
-    const out: string[] = [];
-    let acc = 0;
-    this.buckets.forEach((b, i) => {
-      acc += this.counts[i]!;
-      out.push(`${name}_bucket{le="${b}"} ${acc}`);
-    });
-    out.push(`${name}_bucket{le="+Inf"} ${this.count}`);
-    out.push(`${name}_sum ${round(this.sum)}`);
-    out.push(`${name}_count ${this.count}`);
-    return out;
-  }
-}
-
-function round(v: number): number {
-  return Math.round(v * 1e6) / 1e6;
-}
+import { Exposition, Histogram, labelValue } from "../lib/prometheus.ts";
 
 /** What the runner reports as it goes (see RunnerDeps.observer). */
 export interface RunnerObserver {
@@ -129,14 +78,9 @@ export interface Gauges {
 
 /** The exposition text. */
 export function renderMetrics(m: Metrics, g: Gauges): string {
-  const out: string[] = [];
-  const family = (
-    name: string,
-    type: string,
-    help: string,
-    lines: string[],
-  ) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
-  const label = (v: string) => v.replace(/[\\"\n]/g, "_");
+  const out = new Exposition();
+  const family = out.family.bind(out);
+  const label = labelValue;
   family("grid_info", "gauge", "This controller and its version.", [
     `grid_info{controller="${label(g.controller)}",version="${
       label(g.version)
@@ -188,5 +132,5 @@ export function renderMetrics(m: Metrics, g: Gauges): string {
     "1 when JetStream answered this scrape.",
     [`grid_jetstream_available ${g.jetstream ? 1 : 0}`],
   );
-  return out.join("\n") + "\n";
+  return out.text();
 }

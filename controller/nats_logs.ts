@@ -19,6 +19,7 @@ import {
   type LogEntry,
   readEvent,
   type Sent,
+  type StoredResult,
 } from "./logs.ts";
 import { type BadRecords, badRecords } from "./bad_records.ts";
 
@@ -112,13 +113,20 @@ export class NatsEventLog implements EventLog {
   }
 
   async output(seq: number): Promise<string> {
+    return (await this.stored(seq)).output;
+  }
+
+  async stored(seq: number): Promise<StoredResult> {
     const m = await this.jsm.streams.getMessage(STREAM_RESULTS, { seq });
-    if (!m) return "";
+    if (!m) return { output: "" };
     const ev = readEvent(
       { subject: m.subject, seq, json: () => m.json() },
       this.bad,
     );
-    return ev?.type === "result" ? ev.output : "";
+    if (ev?.type !== "result") return { output: "" };
+    return ev.data === undefined
+      ? { output: ev.output }
+      : { output: ev.output, data: ev.data };
   }
 }
 

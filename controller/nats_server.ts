@@ -31,6 +31,8 @@ export interface NatsServerOptions {
    * `GET /nats`; on unless false.
    */
   monitor?: boolean;
+  /** Called with each warning or error line the server prints. */
+  onError?: (line: string) => void;
 }
 
 /** Routes authenticate with this user and the shared secret. */
@@ -84,6 +86,8 @@ export class NatsServer {
   #child: Deno.ChildProcess;
   #tmp: string;
   #stopping = false;
+  /** recycle() ended it: an exit to restart from, not a crash. */
+  #recycling = false;
   #stderrTail: string[] = [];
   readonly exited: Promise<Deno.CommandStatus>;
 
@@ -124,7 +128,7 @@ export class NatsServer {
       );
     }
     const tail: string[] = [];
-    pumpStderr(child.stderr, tail);
+    pumpStderr(child.stderr, tail, (line) => opts.onError?.(line));
     const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
     let exited: Deno.CommandStatus | undefined;
     child.status.then((s) => (exited = s));
@@ -151,7 +155,7 @@ export class NatsServer {
           server.#stderrTail = tail;
           server.monitorUrl = ports.monitoring?.[0];
           child.status.then((s) => {
-            if (!server.#stopping) {
+            if (!server.#stopping && !server.#recycling) {
               log.error("nats-server exited unexpectedly", {
                 code: s.code,
                 last: tail.slice(-3).join(" | "),
@@ -180,6 +184,30 @@ export class NatsServer {
   async restart(): Promise<NatsServer> {
     await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
     return await NatsServer.start({ ...this.#opts, port: this.port });
+  }
+
+  /** Hands its warnings and errors to `fn` too, from this process and its restarts. */
+  watchErrors(fn: (line: string) => void): void {
+    this.#opts.onError = fn;
+  }
+
+  /**
+   * Ends this process so the supervisor starts a new one: the way out when
+   * its JetStream is stuck (storage.ts). A stuck server may not stop on
+   * SIGTERM, hence the SIGKILL after `graceMs`.
+   */
+  async recycle(graceMs = 3000): Promise<void> {
+    this.#recycling = true;
+    try {
+      this.#child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }, graceMs);
+    await this.exited;
+    clearTimeout(timer);
   }
 
   /** The last lines the server wrote, for error messages. */
@@ -325,7 +353,11 @@ function assertPortFree(host: string, port: number): void {
   }
 }
 
-function pumpStderr(stream: ReadableStream<Uint8Array>, tail: string[]): void {
+function pumpStderr(
+  stream: ReadableStream<Uint8Array>,
+  tail: string[],
+  onError: (line: string) => void,
+): void {
   (async () => {
     const dec = new TextDecoder();
     let buf = "";
@@ -337,7 +369,10 @@ function pumpStderr(stream: ReadableStream<Uint8Array>, tail: string[]): void {
         buf = buf.slice(i + 1);
         tail.push(line);
         if (tail.length > 50) tail.shift();
-        if (/\[(ERR|FTL|WRN)\]/.test(line)) log.warn(line);
+        if (/\[(ERR|FTL|WRN)\]/.test(line)) {
+          log.warn(line);
+          onError(line);
+        }
       }
     }
   })().catch(() => {});

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
 import type { JobRecord } from "../models/job.ts";
 import { apiRig } from "./api_testing.ts";
-import { Histogram, Metrics } from "./metrics.ts";
+import { Metrics } from "./metrics.ts";
 import { varzStats } from "./nats_stats.ts";
 
 Deno.test("healthz and readyz need no token and say only yes or no", async () => {
@@ -106,18 +106,6 @@ Deno.test("Metrics: steps and jobs run here are timed; a peer's are not", async 
   assert.equal(m.jobSeconds.count, 1);
   m.resent();
   assert.equal(m.resends, 1);
-});
-
-Deno.test("Histogram: cumulative buckets, +Inf, sum and count", () => {
-  const h = new Histogram([1, 5]);
-  for (const v of [0.5, 3, 3, 10]) h.observe(v);
-  assert.deepEqual(h.lines("x"), [
-    'x_bucket{le="1"} 1',
-    'x_bucket{le="5"} 3',
-    'x_bucket{le="+Inf"} 4',
-    "x_sum 16.5",
-    "x_count 4",
-  ]);
 });
 
 Deno.test("GET /nats: the server's stats under the reference's keys; 503 without a server", async () => {

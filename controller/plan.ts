@@ -74,6 +74,8 @@ export function initFor(rec: JobRecord, keepOutput: boolean) {
     timeoutMs: rec.timeout ? parseDuration(rec.timeout) : undefined,
     phases: planJob(rec.tasks),
     nodes: rec.expected,
+    rollout: rec.rollout,
+    startedAt: Date.parse(rec.started_at ?? rec.created_at),
     keepOutput,
     keepResults: keepOutput,
   };

@@ -3,8 +3,9 @@
  * bucket that workers heartbeat into. A record is a node's claim, checked
  * against its enrollment (enrollment.ts) before it counts:
  * - only an enrolled node's record is taken, and only under its own key;
- * - its groups are cut to those it was enrolled with (the rest is refused,
- *   and the refusal logged);
+ * - its groups are cut to those it was enrolled with, and its labels to the
+ *   key=value pairs it was enrolled with (the rest is refused, and the
+ *   refusal logged);
  * - it is online by when the server stored its heartbeat, never by the
  *   time the node wrote into it (a skewed or forged clock);
  * - a revoked node is kept apart, never a target again.
@@ -16,6 +17,7 @@
  */
 import { type NodeEnrollment, NodeRecord } from "../models/node.ts";
 import { canonicalJson, NodeParams } from "../models/params.ts";
+import { formatLabels } from "../models/selector.ts";
 import type { Bucket, BucketEntry } from "../lib/bucket.ts";
 import { type Cancel, type Clock, iso, systemClock } from "../lib/clock.ts";
 import { encodeJson } from "../lib/nats.ts";
@@ -56,8 +58,23 @@ export class Registry implements Fleet {
   #params = new Map<string, { digest: string; np: NodeParams }>();
   /** Descriptions by content: a fleet of one version shares one. */
   #interned = new Map<string, NodeParams>();
-  /** When our sentinel last came back: the view was current then. */
-  freshAt = 0;
+  #freshAt = 0;
+  /**
+   * A full store (storage.ts): writes of other processes may hang or fail
+   * while ours go through, so the view is not current meanwhile.
+   */
+  storage?: { readonly full: boolean; note(text: string): void };
+
+  /**
+   * When our sentinel last came back: the view was current then. While the
+   * store is full, old enough that it is not current at once (sweep.ts
+   * `fleetCurrent`), yet nodes heard just before are judged as they were.
+   */
+  get freshAt(): number {
+    return this.storage?.full
+      ? this.#freshAt - this.offlineAfterMs / 2
+      : this.#freshAt;
+  }
   #stop?: () => void;
   #stopBeat?: Cancel;
 
@@ -100,12 +117,15 @@ export class Registry implements Fleet {
   async #beat(): Promise<void> {
     const at = this.clock.now();
     await this.bucket.put(sentinelKey(this.self), encodeJson({ at }))
-      .catch(() => {}); // an outage: the missing echo says so
+      // An outage: the missing echo says so; the words may say why.
+      .catch((e) => this.storage?.note(`${e?.message ?? e}`));
   }
 
   #apply(e: BucketEntry): void {
     if (isSentinel(e.key)) {
-      if (e.key === sentinelKey(this.self)) this.freshAt = this.clock.now();
+      if (e.key === sentinelKey(this.self) && !this.storage?.full) {
+        this.#freshAt = this.clock.now();
+      }
       return;
     }
     const have = this.#revs.get(e.key) ?? 0;
@@ -194,9 +214,20 @@ export class Registry implements Fleet {
         enrolled: enrolled.groups.join(",") || "-",
       });
     }
+    const labels = grantedLabels(
+      heard.rec.labels ?? {},
+      enrolled.labels ?? {},
+    );
+    if (labels.refused.length > 0) {
+      this.#refuse(id, "refusing labels the node was not enrolled with", {
+        refused: labels.refused.join(","),
+        enrolled: formatLabels(enrolled.labels ?? {}) || "-",
+      });
+    }
     const rec: NodeRecord = {
       ...heard.rec,
       groups: allowed,
+      labels: labels.granted,
       last_seen: iso(heard.at),
     };
     if (enrolled.revoked_at) {
@@ -214,4 +245,21 @@ export class Registry implements Fleet {
     this.#refusals.set(id, said);
     log.warn(msg, { node: id, ...fields });
   }
+}
+
+/**
+ * The claimed pairs the enrollment grants, as they were granted; a claim of
+ * a granted key with another value is refused like an unknown key.
+ */
+export function grantedLabels(
+  claimed: Readonly<Record<string, string>>,
+  enrolled: Readonly<Record<string, string>>,
+): { granted: Record<string, string>; refused: string[] } {
+  const granted: Record<string, string> = {};
+  const refused: string[] = [];
+  for (const [k, v] of Object.entries(claimed)) {
+    if (Object.hasOwn(enrolled, k) && enrolled[k] === v) granted[k] = v;
+    else refused.push(`${k}=${v}`);
+  }
+  return { granted, refused };
 }

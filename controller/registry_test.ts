@@ -135,6 +135,28 @@ Deno.test("Registry: current while its own sentinel comes back, not when writes 
   reg.stop();
 });
 
+Deno.test("Registry: not current while the store is full, though its own writes land", async () => {
+  const { bucket, reg, clock } = await rig();
+  await new Promise((r) => setTimeout(r, 0));
+  const storage = { full: false, notes: [] as string[] };
+  reg.storage = { ...storage, note: (t) => storage.notes.push(t) };
+  Object.defineProperty(reg.storage, "full", { get: () => storage.full });
+  const current = () => clock.now() - reg.freshAt < reg.offlineAfterMs / 2;
+  assert.ok(current());
+  storage.full = true;
+  assert.ok(!current(), "at once, not offline_after/2 later");
+  await clock.advance(5_000);
+  assert.ok(!current(), "the sentinel coming back does not count meanwhile");
+  storage.full = false;
+  await clock.advance(2_000);
+  assert.ok(current());
+  // A failed sentinel write hands its words over.
+  bucket.put = () => Promise.reject(new Error("no space left on device"));
+  await clock.advance(2_000);
+  assert.ok(storage.notes.includes("no space left on device"));
+  reg.stop();
+});
+
 const described = (kind: string): NodeParams => ({
   specs: [{ kind }],
   actions: { ping: { echo: { params: { message: 0 } } } },

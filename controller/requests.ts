@@ -1,9 +1,9 @@
 /**
- * What operators ask of jobs: submit and cancel. Both answer with the job's
- * record or throw a RefusedError saying why not.
+ * What operators ask of jobs: submit, cancel and resume. Each answers with
+ * the job's record or throws a RefusedError saying why not.
  */
 import { type JobRecord, type JobSpec, TERMINAL } from "../models/job.ts";
-import type { CancelEvent } from "../models/messages.ts";
+import type { CancelEvent, ResumeEvent } from "../models/messages.ts";
 import type { Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
 import {
@@ -32,21 +32,25 @@ export interface RequestDeps {
   pump(): void;
 }
 
-/** How long a cancel waits for a running job's owner to finish it. */
+interface Waiter {
+  ready: (rec: JobRecord) => boolean;
+  done: () => void;
+}
+
+/** How long a cancel (or resume) waits for a running job's owner to act on it. */
 const CANCEL_WAIT_MS = 5000;
 
 export class Requests {
   #d: RequestDeps;
   #ids = new JobIds();
-  #waiters = new Map<string, (() => void)[]>();
+  #waiters = new Map<string, Waiter[]>();
 
   constructor(deps: RequestDeps) {
     this.#d = deps;
     deps.store.onChange((s) => {
-      if (!TERMINAL.has(s.rec.status)) return;
-      const ws = this.#waiters.get(s.rec.id);
-      this.#waiters.delete(s.rec.id);
-      for (const w of ws ?? []) w();
+      for (const w of this.#waiters.get(s.rec.id) ?? []) {
+        if (w.ready(s.rec)) w.done();
+      }
     });
   }
 
@@ -132,7 +136,7 @@ export class Requests {
         }
       }
       // Running (or about to): the owner applies the cancel from the job's log.
-      const finished = this.#finished(id);
+      const finished = this.#until(id, (rec) => TERMINAL.has(rec.status));
       const ev: CancelEvent = {
         type: "cancel",
         job: id,
@@ -146,18 +150,61 @@ export class Requests {
     throw conflict(`job "${id}" kept changing; try again`);
   }
 
-  /** Resolves when the job's record is final, or after CANCEL_WAIT_MS. */
-  #finished(id: string): Promise<void> {
+  /**
+   * Starts the next batch of a rollout paused for approval. Like a cancel
+   * it goes through the job's log, so whichever controller owns the job
+   * applies it, and a replay after a failover applies it again the same.
+   */
+  /**
+   * `st`: the rollout as the job's log says now (the record is written a
+   * moment after the log); without it, as the record says.
+   */
+  async resume(rec: JobRecord, st = rec.rollout_status): Promise<JobRecord> {
+    const { store, clock } = this.#d;
+    const id = rec.id;
+    if (rec.status !== "running" || !st?.paused) {
+      throw conflict(
+        `job "${id}" is not paused for approval (it is ${rec.status}${
+          st && rec.status === "running"
+            ? `, batch ${st.batch} of ${st.batches}`
+            : ""
+        })`,
+      );
+    }
+    const batch = st.batch + 1;
+    const started = this.#until(
+      id,
+      (rec) =>
+        TERMINAL.has(rec.status) || !rec.rollout_status?.paused ||
+        rec.rollout_status.batch >= batch,
+    );
+    const ev: ResumeEvent = {
+      type: "resume",
+      job: id,
+      at: iso(clock.now()),
+      batch,
+      reason: "resumed by request",
+    };
+    await this.#d.events.append(ev);
+    await started;
+    return (store.get(id) ?? await store.load(id))?.rec ?? rec;
+  }
+
+  /** Resolves when the job's record is `ready`, or after CANCEL_WAIT_MS. */
+  #until(id: string, ready: (rec: JobRecord) => boolean): Promise<void> {
     return new Promise((resolve) => {
-      const done = () => {
-        stop();
-        const left = (this.#waiters.get(id) ?? []).filter((w) => w !== done);
-        if (left.length > 0) this.#waiters.set(id, left);
-        else this.#waiters.delete(id);
-        resolve();
+      const w: Waiter = {
+        ready,
+        done: () => {
+          stop();
+          const left = (this.#waiters.get(id) ?? []).filter((o) => o !== w);
+          if (left.length > 0) this.#waiters.set(id, left);
+          else this.#waiters.delete(id);
+          resolve();
+        },
       };
-      const stop = this.#d.clock.after(CANCEL_WAIT_MS, done);
-      this.#waiters.set(id, [...(this.#waiters.get(id) ?? []), done]);
+      const stop = this.#d.clock.after(CANCEL_WAIT_MS, w.done);
+      this.#waiters.set(id, [...(this.#waiters.get(id) ?? []), w]);
     });
   }
 }

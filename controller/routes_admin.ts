@@ -90,8 +90,12 @@ export function adminRoutes(
         req.id,
         req.groups,
         c.get("principal").name,
+        req.labels,
       );
-      return c.json({ id: req.id, groups: req.groups, creds }, 201);
+      const labels = Object.keys(req.labels).length > 0
+        ? { labels: req.labels }
+        : {};
+      return c.json({ id: req.id, groups: req.groups, ...labels, creds }, 201);
     },
   );
 

@@ -23,11 +23,21 @@ export function fleetRoutes(
   const { store, registry, clock } = deps;
   const offlineAfter = registry.offlineAfterMs;
 
+  /**
+   * When nodes are judged: now, or while the registry is not current (an
+   * outage, a full store) when it last was, so an outage of the store does
+   * not show the fleet offline (/status says degraded and why).
+   */
+  const judgedAt = (now: number): number =>
+    fleetCurrent(now, registry.freshAt, offlineAfter) || registry.freshAt === 0
+      ? now
+      : registry.freshAt;
+
   /** A node as the API shows it: revoked ones say so, whatever they wrote. */
   const viewOf = (n: NodeRecord, now: number): NodeView =>
     registry.revoked.has(n.id)
-      ? { ...nodeView(n, now, offlineAfter), status: "revoked" }
-      : nodeView(n, now, offlineAfter);
+      ? { ...nodeView(n, judgedAt(now), offlineAfter), status: "revoked" }
+      : nodeView(n, judgedAt(now), offlineAfter);
 
   app.get("/nodes", guard("read"), (c) => {
     const now = clock.now();
@@ -58,6 +68,7 @@ export function fleetRoutes(
 
   /** Why this controller cannot trust its view now (none: it can). */
   const degradedBecause = (now: number): string[] => [
+    ...[deps.storage?.reason()].filter((r) => r !== undefined),
     ...(fleetCurrent(now, registry.freshAt, offlineAfter) ? [] : [
       "the node registry is not current: NATS JetStream is not answering; no node is judged lost and no job starts until it is",
     ]),
@@ -70,7 +81,7 @@ export function fleetRoutes(
     const now = clock.now();
     let online = 0;
     for (const id of registry.nodes.keys()) {
-      if (registry.isOnline(id, now)) online++;
+      if (registry.isOnline(id, judgedAt(now))) online++;
     }
 
     const reasons = degradedBecause(now);

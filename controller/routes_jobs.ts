@@ -1,14 +1,17 @@
-/** Job routes: submit and cancel (operate), get and list (read). */
+/** Job routes: submit and cancel (operate), get, list and plan (read). */
 import type { Hono } from "hono";
 import { type JobRecord, JobSpec, JobStatus } from "../models/job.ts";
-import { invalid } from "./errors.ts";
+import { invalid, unavailable } from "./errors.ts";
 import { type ApiEnv, type Guard, NOBODY } from "./api_auth.ts";
 import { limitBody, readBody } from "./api_body.ts";
 import type { JobState } from "./job_state.ts";
 import type { ApiDeps } from "./api.ts";
 import { findJob } from "./job_lookup.ts";
 import type { JobRows } from "./job_rows.ts";
+import { planJob } from "./plan_view.ts";
 import { lostFields } from "./results_stream.ts";
+import { rolloutStatus } from "./rollout_run.ts";
+import { fleetCurrent } from "./sweep.ts";
 import {
   hasDroppedOutput,
   jobView,
@@ -22,12 +25,18 @@ type GuardFor = (
   body?: boolean,
 ) => Guard;
 
-/** A running job's step as its log says now (the record's is written at most once a second). */
+/**
+ * A running job's step as its log says now (the record's is written at most
+ * once a second), and its rollout in full, per batch.
+ */
 function withCurrentStep(rec: JobRecord, state: JobState): JobRecord {
   const step = state.status === "running"
     ? state.phases[state.phase]?.first
     : undefined;
-  return step === undefined || step === rec.step ? rec : { ...rec, step };
+  const out = step === undefined || step === rec.step ? rec : { ...rec, step };
+  return state.rollout
+    ? { ...out, rollout_status: rolloutStatus(state, state.rollout, true) }
+    : out;
 }
 
 /** `limit` of a paged list: 1 to 1000, 50 when absent. */
@@ -64,6 +73,26 @@ export function jobRoutes(
     },
   );
 
+  // A plan reads the registry and changes nothing (no action: nothing to
+  // audit); what it tells, GET /nodes tells a read token already.
+  app.post(
+    "/job/plan",
+    guard("read", undefined, true),
+    limitBody(deps.maxBody),
+    async (c) => {
+      const spec = await readBody(c, JobSpec);
+      const { registry, clock } = deps;
+      const now = clock.now();
+      // As a submit would: a stale registry would call healthy nodes offline.
+      if (!fleetCurrent(now, registry.freshAt, registry.offlineAfterMs)) {
+        throw unavailable(
+          "the node registry is not current (NATS JetStream is not answering): try again shortly",
+        );
+      }
+      return c.json(planJob(spec, registry, now, registry.offlineAfterMs));
+    },
+  );
+
   app.get("/job/:id", guard("read"), async (c) => {
     const stored = (await findJob(store, c.req.param("id"))).rec;
     if (c.req.query("outputs") === "false") {
@@ -82,7 +111,7 @@ export function jobRoutes(
     const chunks = jobViewJson(
       rec,
       state.results,
-      (seq) => history.output(seq),
+      (seq) => history.stored(seq),
       lost,
     );
     const enc = new TextEncoder();
@@ -105,6 +134,21 @@ export function jobRoutes(
     const state = await history.results(rec);
     return c.json(
       jobView(withCurrentStep(rec, state), resultsView(state.results)),
+    );
+  });
+
+  app.post("/job/:id/resume", guard("operate", "job.resume"), async (c) => {
+    const stored = (await findJob(store, c.req.param("id"))).rec;
+    c.set("auditTarget", stored.id);
+    // The log says whether it is paused; the record follows a moment later.
+    const now = await deps.fold(stored);
+    const rec = await requests.resume(
+      stored,
+      now.rollout && rolloutStatus(now, now.rollout),
+    );
+    const after = await deps.fold(rec);
+    return c.json(
+      jobView(withCurrentStep(rec, after), resultsView(after.results)),
     );
   });
 

@@ -111,9 +111,13 @@ export function liveRoutes(
     if (!o) {
       throw notFound(`job ${rec.id} has no result of step ${step} on ${node}`);
     }
-    const output = o.seq === undefined
+    const kept = o.seq === undefined
       ? undefined
-      : await deps.history.output(o.seq);
-    return c.json({ step, node, ...nodeResult(o, output || undefined) });
+      : await deps.history.stored(o.seq);
+    return c.json({
+      step,
+      node,
+      ...nodeResult(o, kept?.output || undefined, kept?.data),
+    });
   });
 }

@@ -8,6 +8,7 @@ import { VERSION } from "../models/mod.ts";
 import type { ApiEnv, Guard, Open } from "./api_auth.ts";
 import type { ApiDeps } from "./api.ts";
 import { renderMetrics } from "./metrics.ts";
+import { CONTENT_TYPE } from "../lib/prometheus.ts";
 
 type GuardFor = (scope: Guard["scope"]) => Guard;
 
@@ -45,7 +46,7 @@ export function opsRoutes(
       controller: deps.controllerId,
     });
     return c.body(text, 200, {
-      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      "content-type": CONTENT_TYPE,
     });
   });
 

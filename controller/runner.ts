@@ -15,7 +15,7 @@
  * keep them from running twice.
  */
 import { type JobRecord, type JobSpec, TERMINAL } from "../models/job.ts";
-import type { JobEvent, JobTimeoutEvent } from "../models/messages.ts";
+import type { JobEvent } from "../models/messages.ts";
 import type { Cancel, Clock } from "../lib/clock.ts";
 import { iso } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
@@ -32,7 +32,8 @@ import { RecordWriter } from "./record_writer.ts";
 import { Requests } from "./requests.ts";
 import { applyEvent, pendingDispatches, startJob } from "./scheduler.ts";
 import type { Effect } from "./job_state.ts";
-import { graceAfterOutage, sweep, sweepConfig } from "./sweep.ts";
+import { rolloutStatus } from "./rollout_run.ts";
+import { controlEvent, graceAfterOutage, sweep, sweepConfig } from "./sweep.ts";
 import type { Fleet } from "./targets.ts";
 import type { RunnerObserver } from "./metrics.ts";
 
@@ -235,8 +236,11 @@ export class Runner {
       return;
     }
     const step = state.phases[state.phase]?.first;
-    if (step !== undefined && step !== a.record.step) {
-      a.record.step = step;
+    // The batch and any pause as the log says, not as the last owner wrote.
+    const rollout = state.rollout && rolloutStatus(state, state.rollout);
+    if ((step !== undefined && step !== a.record.step) || rollout) {
+      a.record.step = step ?? a.record.step;
+      if (rollout) a.record.rollout_status = rollout;
       this.#writer.save(a);
     }
     // Sent before, perhaps, by the owner we took over from.
@@ -271,6 +275,11 @@ export class Runner {
             a.record.updated_at = iso(this.#d.clock.now());
             this.#writer.soon(a);
           }
+          break;
+        case "rollout":
+          a.record.rollout_status = e.status;
+          // `job resume` reads a pause from the record: write it now.
+          this.#writer[e.status.paused ? "save" : "soon"](a);
           break;
         case "finish":
           this.#finish(a, e.status, e.error);
@@ -357,14 +366,15 @@ export class Runner {
     for (const e of effects) {
       const a = this.active.get(e.job);
       if (!a) continue;
-      if (e.kind === "job_timeout") {
-        a.timeoutSent = true;
-        const ev: JobTimeoutEvent = {
-          type: "job_timeout",
-          job: e.job,
-          at: iso(now),
-        };
-        events.append(ev).catch(() => a.timeoutSent = false);
+      if (e.kind === "job_timeout" || e.kind === "next_batch") {
+        // Asked once; asked again if the append fails.
+        const timeout = e.kind === "job_timeout";
+        if (timeout) a.timeoutSent = true;
+        else a.resumeSent = e.batch;
+        events.append(controlEvent(e, now)).catch(() => {
+          if (timeout) a.timeoutSent = false;
+          else a.resumeSent = undefined;
+        });
         continue;
       }
       const s = a.sent.get(e.node);

@@ -14,6 +14,8 @@
  *   only when not. A node that does not run a leaf gets `skipped`.
  * - A failed attempt is retried on that node alone, after a backoff, while
  *   retries remain and the failure is retryable.
+ * - With a rollout, the nodes walk all of the above batch by batch
+ *   (rollout_run.ts decides between batches); without, in one batch.
  */
 import type { JobEvent, ResultEvent } from "../models/messages.ts";
 import { formatDuration } from "../models/duration.ts";
@@ -25,6 +27,7 @@ import type {
   NodeProgress,
   Outcome,
 } from "./job_state.ts";
+import * as rollout from "./rollout_run.ts";
 
 export function startJob(
   init: JobInit,
@@ -35,6 +38,8 @@ export function startJob(
     timeoutMs: init.timeoutMs,
     phases: init.phases,
     nodes: [...init.nodes],
+    ...rollout.startRollout(init),
+    now: Number.isFinite(init.startedAt) ? init.startedAt! : 0,
     progress: new Map(init.nodes.map((n) => [n, {
       failed: false,
       sub: 0,
@@ -58,7 +63,7 @@ export function startJob(
   if (state.nodes.length === 0) {
     finish(state, effects, "failed", "no online node matches the target");
   } else {
-    enterPhase(state, effects);
+    startBatch(state, effects);
   }
   return { state, effects };
 }
@@ -92,13 +97,17 @@ export function applyEvent(s: JobState, ev: JobEvent, seq?: number): Effect[] {
           p.sub++;
         },
       );
-      for (const node of s.nodes) {
+      for (const node of s.batchNodes) {
         const p = s.progress.get(node)!;
         if (!p.done && !p.inflight) advanceNode(s, node, p, effects);
       }
+      // Between batches every node is done: this ends the walk, and the job.
       maybeNextPhase(s, effects);
       break;
     }
+    case "resume":
+      if (rollout.resumes(s, ev)) startBatch(s, effects);
+      break;
   }
   return effects;
 }
@@ -137,6 +146,7 @@ function onResult(
   // Stale, duplicate or foreign results (an earlier attempt, a step already
   // decided) change nothing: the first outcome of the current attempt wins.
   if (!leaf || leaf.index !== ev.step || p.attempt !== ev.attempt) return;
+  s.now = rollout.eventTime(ev) ?? s.now;
   if (
     ev.status === "failed" && ev.retryable !== false &&
     p.attempt <= leaf.maxRetries
@@ -155,11 +165,16 @@ function onResult(
   p.inflight = false;
   p.retryAt = 0;
   let output: string | undefined;
+  let data: unknown;
   let outputDropped: true | undefined;
-  if (s.keepOutput && ev.output) {
-    if (ev.output.length <= s.outputBudget) {
-      s.outputBudget -= ev.output.length;
-      output = ev.output;
+  // Data and output share the budget, and are read back together.
+  const size = ev.output.length +
+    (ev.data === undefined ? 0 : JSON.stringify(ev.data).length);
+  if (s.keepOutput && size > 0) {
+    if (size <= s.outputBudget) {
+      s.outputBudget -= size;
+      output = ev.output || undefined;
+      data = ev.data;
     } else outputDropped = true;
   }
   record(s, leaf.index, ev.node, {
@@ -167,6 +182,7 @@ function onResult(
     attempts: p.attempt,
     error: ev.error,
     output,
+    ...(data !== undefined ? { data } : {}),
     outputDropped,
     startedAt: ev.started_at,
     finishedAt: ev.finished_at,
@@ -189,6 +205,7 @@ function onResult(
 }
 
 function markFailed(s: JobState, p: NodeProgress, summary: string): void {
+  if (!p.failed && s.rollout) s.rollout.failed++;
   p.failed = true;
   if (!s.anyFailed) {
     s.anyFailed = true;
@@ -196,11 +213,19 @@ function markFailed(s: JobState, p: NodeProgress, summary: string): void {
   }
 }
 
+/** Walks the current batch's nodes through the job from its first phase. */
+function startBatch(s: JobState, effects: Effect[]): void {
+  if (s.rollout) s.batchNodes = s.rollout.batches[s.rollout.batch]!;
+  effects.push(...rollout.announce(s));
+  s.phase = 0;
+  enterPhase(s, effects);
+}
+
 function enterPhase(s: JobState, effects: Effect[]): void {
   while (s.phase < s.phases.length) {
     effects.push({ kind: "step", step: s.phases[s.phase]!.first });
     s.doneCount = 0;
-    for (const node of s.nodes) {
+    for (const node of s.batchNodes) {
       const p = s.progress.get(node)!;
       p.sub = 0;
       p.attempt = 0;
@@ -220,7 +245,7 @@ function maybeNextPhase(s: JobState, effects: Effect[]): void {
 }
 
 function allDone(s: JobState): boolean {
-  return s.doneCount === s.nodes.length;
+  return s.doneCount === s.batchNodes.length;
 }
 
 /** Moves a node to its next leaf that should run, recording skips on the way. */
@@ -269,6 +294,12 @@ export function shouldRun(
 }
 
 function finishWalk(s: JobState, effects: Effect[]): void {
+  if (s.rollout && !s.timedOut) {
+    const next = rollout.afterBatch(s, s.rollout);
+    if (next.kind === "stop") return finish(s, effects, "failed", next.error);
+    if (next.kind === "wait") return void effects.push(...rollout.announce(s));
+    if (next.kind === "next") return startBatch(s, effects);
+  }
   if (s.timedOut) {
     return finish(
       s,
@@ -302,7 +333,8 @@ function finish(
 ): void {
   s.status = status;
   s.error = error;
-  effects.push({ kind: "finish", status, error });
+  rollout.endRollout(s, error ?? status);
+  effects.push(...rollout.announce(s), { kind: "finish", status, error });
 }
 
 function record(s: JobState, step: number, node: string, o: Outcome): void {

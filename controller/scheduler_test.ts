@@ -149,6 +149,10 @@ function show(effects: Effect[]): string[] {
         return `step ${e.step}`;
       case "finish":
         return `finish ${e.status}`;
+      case "rollout":
+        return `rollout ${e.status.batch}/${e.status.batches}${
+          e.status.paused ? " paused" : ""
+        }${e.status.next_at ? ` until ${e.status.next_at}` : ""}`;
     }
   });
 }

@@ -5,6 +5,8 @@
  * nothing here reads a clock or touches NATS.
  */
 import type { NodeRecord } from "../models/node.ts";
+import type { JobTimeoutEvent, ResumeEvent } from "../models/messages.ts";
+import { iso } from "../lib/clock.ts";
 import { formatDuration } from "../models/duration.ts";
 import type { Sent } from "./active.ts";
 import { isOnline } from "./targets.ts";
@@ -28,6 +30,8 @@ export function sweepConfig(offlineAfterMs: number): SweepConfig {
 
 export type SweepEffect =
   | { kind: "job_timeout"; job: string }
+  /** A rollout's pause is over: start batch `batch` (from 1). */
+  | { kind: "next_batch"; job: string; batch: number }
   | { kind: "node_lost"; job: string; node: string; error: string }
   | { kind: "republish"; job: string; node: string }
   | {
@@ -39,11 +43,28 @@ export type SweepEffect =
     why: "missed" | "passed";
   };
 
+/** The job-wide event a timer effect has the owner append to the job's log. */
+export function controlEvent(
+  e: Extract<SweepEffect, { kind: "job_timeout" | "next_batch" }>,
+  now: number,
+): JobTimeoutEvent | ResumeEvent {
+  const base = { job: e.job, at: iso(now) };
+  return e.kind === "job_timeout"
+    ? { type: "job_timeout", ...base }
+    : { type: "resume", ...base, batch: e.batch, reason: "pause over" };
+}
+
 /** What the sweep reads of a running job. */
 export interface SweepJob {
   readonly record: { readonly id: string };
   readonly timeoutAt?: number;
   readonly timeoutSent?: boolean;
+  /** A rollout waiting out a pause: `dueAt` ends it; `batch` is the last run (from 0). */
+  readonly state?: {
+    readonly rollout?: { readonly batch: number; readonly dueAt?: number };
+  };
+  /** The batch (from 1) whose start was asked for already. */
+  readonly resumeSent?: number;
   readonly sent: ReadonlyMap<
     string,
     Readonly<Pick<Sent, "step" | "seq" | "sentAt" | "settled" | "retryTimer">>
@@ -68,6 +89,12 @@ export function sweep(
     const job = a.record.id;
     if (a.timeoutAt !== undefined && now >= a.timeoutAt && !a.timeoutSent) {
       effects.push({ kind: "job_timeout", job });
+    }
+    const r = a.state?.rollout;
+    if (
+      r?.dueAt !== undefined && now >= r.dueAt && a.resumeSent !== r.batch + 2
+    ) {
+      effects.push({ kind: "next_batch", job, batch: r.batch + 2 });
     }
     for (const [node, s] of a.sent) {
       // Decided already, waiting out a backoff, or not sent yet.

@@ -5,6 +5,7 @@
 import { type JobSpec, leavesOf, type Target } from "../models/job.ts";
 import type { NodeRecord } from "../models/node.ts";
 import type { NodeParams } from "../models/params.ts";
+import { parseSelector, selects } from "../models/selector.ts";
 import { checkParamsOnNodes } from "./param_check.ts";
 
 export function isOnline(
@@ -17,13 +18,24 @@ export function isOnline(
 }
 
 export function matches(n: NodeRecord, t: Target): boolean {
+  return matcher(t)(n);
+}
+
+/** The target as a test of one node; a selector is parsed once for a fleet. */
+export function matcher(t: Target): (n: NodeRecord) => boolean {
+  if (t.selector !== undefined) {
+    const p = parseSelector(t.selector);
+    // Checked at submit; a record that holds a bad one selects nobody.
+    if (!p.ok) return () => false;
+    return (n) => selects(p.selector, n);
+  }
   switch (t.scope) {
     case "all":
-      return true;
+      return () => true;
     case "group":
-      return n.groups.includes(t.value!);
+      return (n) => n.groups.includes(t.value!);
     case "node":
-      return n.id === t.value;
+      return (n) => n.id === t.value;
   }
 }
 
@@ -41,8 +53,9 @@ export function resolveTarget(
 ): Resolution {
   const online: string[] = [];
   const offline: string[] = [];
+  const match = matcher(target);
   for (const n of nodes) {
-    if (!matches(n, target)) continue;
+    if (!match(n)) continue;
     (isOnline(n, now, offlineAfterMs) ? online : offline).push(n.id);
   }
   online.sort();
@@ -50,7 +63,8 @@ export function resolveTarget(
   return { online, offline };
 }
 
-function describeTarget(t: Target): string {
+export function describeTarget(t: Target): string {
+  if (t.selector !== undefined) return `selector "${t.selector}"`;
   return t.scope === "all" ? "all nodes" : `${t.scope} "${t.value}"`;
 }
 

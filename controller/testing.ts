@@ -19,7 +19,13 @@ import { iso, ManualClock } from "../lib/clock.ts";
 import { decoder } from "../lib/nats.ts";
 import { MemoryClaims } from "./claims.ts";
 import { JobStore } from "./job_store.ts";
-import type { CommandLog, EventLog, LogEntry, Sent } from "./logs.ts";
+import type {
+  CommandLog,
+  EventLog,
+  LogEntry,
+  Sent,
+  StoredResult,
+} from "./logs.ts";
 import type { PeerView } from "./ownership.ts";
 import type {
   OutputFilter,
@@ -174,6 +180,16 @@ export class MemoryEventLog implements EventLog {
   output(seq: number): Promise<string> {
     const ev = this.entries[seq - 1]?.event;
     return Promise.resolve(ev?.type === "result" ? ev.output : "");
+  }
+
+  stored(seq: number): Promise<StoredResult> {
+    const ev = this.entries[seq - 1]?.event;
+    if (ev?.type !== "result") return Promise.resolve({ output: "" });
+    return Promise.resolve(
+      ev.data === undefined
+        ? { output: ev.output }
+        : { output: ev.output, data: ev.data },
+    );
   }
 
   /** Events of one job, in order. */

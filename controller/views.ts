@@ -11,14 +11,20 @@ import type { NodeRecord, NodeView } from "../models/node.ts";
 import { countSteps } from "./plan.ts";
 import { lostFields } from "./results_stream.ts";
 import type { Outcome } from "./job_state.ts";
+import type { StoredResult } from "./logs.ts";
 import { isOnline } from "./targets.ts";
 
 type Results = ReadonlyMap<number, ReadonlyMap<string, Outcome>>;
 
-export function nodeResult(o: Outcome, output = o.output): NodeResult {
+export function nodeResult(
+  o: Outcome,
+  output = o.output,
+  data = o.data,
+): NodeResult {
   return {
     status: o.status,
     ...(output ? { output } : {}),
+    ...(data !== undefined ? { data } : {}),
     ...(o.error ? { error: o.error } : {}),
     duration: formatDuration(o.durationMs),
     attempts: o.attempts,
@@ -60,7 +66,7 @@ export function hasDroppedOutput(results: Results): boolean {
 export async function* jobViewJson(
   rec: JobRecord,
   results: Results,
-  loadOutput: (seq: number) => Promise<string>,
+  load: (seq: number) => Promise<StoredResult>,
   lost?: string,
 ): AsyncGenerator<string> {
   const head = JSON.stringify(jobView(rec, {}, lost));
@@ -72,11 +78,11 @@ export async function* jobViewJson(
     firstStep = false;
     let firstNode = true;
     for (const [node, o] of nodes) {
-      const output = o.outputDropped && o.seq !== undefined
-        ? await loadOutput(o.seq)
-        : o.output;
+      const kept = o.outputDropped && o.seq !== undefined
+        ? await load(o.seq)
+        : o;
       yield `${firstNode ? "" : ","}${JSON.stringify(node)}:${
-        JSON.stringify(nodeResult(o, output))
+        JSON.stringify(nodeResult(o, kept.output, kept.data))
       }`;
       firstNode = false;
     }

@@ -43,7 +43,7 @@ Deno.test("jobViewJson() writes the same JSON as the in-memory view", async () =
   for await (
     const chunk of jobViewJson(rec, results(true), (seq) => {
       loaded.push(seq);
-      return Promise.resolve(stored.get(seq)!);
+      return Promise.resolve({ output: stored.get(seq)! });
     })
   ) text += chunk;
   assert.deepEqual(JSON.parse(text), jobView(rec, resultsView(results(false))));

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DurationString } from "./job.ts";
 import { NodeId, Token } from "./names.ts";
+import { Labels } from "./selector.ts";
 
 /** What a token may do. Each scope includes the ones before it. */
 export const TokenScope = z.enum(["read", "operate", "admin"]);
@@ -84,6 +85,8 @@ export const EnrollRequest = z.object({
     (g) => new Set(g).size === g.length,
     "must not list a group twice",
   ),
+  /** The labels it may carry (models/selector.ts). */
+  labels: Labels.default({}),
 }).strict();
 export type EnrollRequest = z.infer<typeof EnrollRequest>;
 
@@ -91,6 +94,7 @@ export type EnrollRequest = z.infer<typeof EnrollRequest>;
 export const EnrollResponse = z.object({
   id: NodeId,
   groups: z.array(Token),
+  labels: z.record(z.string(), z.string()).optional(),
   creds: z.string(),
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;

@@ -1,8 +1,11 @@
 /** Controller and worker configuration files. Durations are Go-style strings. */
 import { z } from "zod";
 import {
+  BACKEND_NAMES,
+  type BackendName,
   BINARY_KEYS,
   type BinaryKey,
+  DEFAULT_BACKENDS,
   DEFAULT_BINARIES,
   DEFAULT_RKE2_INSTALLER_DIRS,
   WORKER_UNIT,
@@ -14,6 +17,7 @@ import {
   TASK_TIMEOUT,
 } from "./duration.ts";
 import { NodeId, Token } from "./names.ts";
+import { Labels } from "./selector.ts";
 
 /**
  * A duration string in a config file, turned into milliseconds; with
@@ -238,6 +242,25 @@ function parentDir(path: string): string {
   return i < 0 ? "." : i === 0 ? "" : trimmed.slice(0, i);
 }
 
+/**
+ * "host:port", "[v6]:port", ":port" or "port": where to listen, as
+ * Deno.serve takes it. Without a host it is loopback, so exposing it is a
+ * choice.
+ */
+const ListenAddress = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const m = /^(?:(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+)?:)?(\d{1,5})$/.exec(String(v));
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `"${v}" is not an address to listen on (use e.g. "127.0.0.1:9102", "[::1]:9102" or "9102")`,
+    });
+    return z.NEVER;
+  }
+  return { hostname: (m[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
+});
+
 /** A unit name as systemctl takes it; with `glob`, "*" and "?" too. */
 const unitField = (glob: boolean) =>
   z.string().max(255, "must be at most 255 characters").regex(
@@ -263,11 +286,15 @@ export const WorkerConfig = z.object({
       (g) => new Set(g).size === g.length,
       "must not list a group twice",
     ),
+    /** `{role: web}`: what selectors match; kept only as far as enrolled. */
+    labels: Labels.optional(),
     heartbeat_interval: durationMs("5s", HEARTBEAT),
     /** Commands sent while the worker was away are run on return if younger than this. */
     catchup_window: durationMs("10m", UP_TO_A_DAY),
     /** On SIGTERM, how long the running task may go on before it is aborted. */
     drain_timeout: durationMs("30s", UP_TO_A_DAY),
+    /** Where to serve Prometheus metrics ("host:port"; a bare port is loopback); off unless set. */
+    metrics: ListenAddress.optional(),
     /** Directories an rke2 `installer` param may point into. */
     rke2_installer_dirs: z.array(
       z.string().startsWith("/", "must be an absolute path"),
@@ -289,6 +316,34 @@ export const WorkerConfig = z.object({
       deny_units: z.array(unitField(true)).default([]),
       /** The unit gridw runs as: a task may only read its status. */
       own_unit: unitField(false).default(WORKER_UNIT),
+    }).strict().prefault({}),
+    /**
+     * The backends this node offers; the worker keeps only the permissions
+     * these need (models/backend_table.ts).
+     */
+    backends: z.array(
+      z.string().refine((b) => (BACKEND_NAMES as string[]).includes(b), {
+        error: (iss) =>
+          `unknown backend ${JSON.stringify(iss.input)} (known: ${
+            BACKEND_NAMES.join(", ")
+          })`,
+      }),
+    ).default([...DEFAULT_BACKENDS]).refine(
+      (b) => new Set(b).size === b.length,
+      "must not list a backend twice",
+    ).transform((b) => b as BackendName[]),
+    /** What the `file` and `config` backends may write. */
+    file: z.object({
+      /** Directories (absolute) writes must lie in; none unless set. */
+      allowed_paths: z.array(
+        z.string().regex(
+          /^\/(?!.*(?:^|\/)\.\.?(?:\/|$))/,
+          'must be an absolute path without "." or ".." parts',
+        ).transform((p) => p.replace(/\/+$/, "")).refine(
+          (p) => p !== "",
+          "must not be / (that would let a task write anywhere)",
+        ),
+      ).default([]),
     }).strict().prefault({}),
   }).strict().prefault({}),
 }).strict();

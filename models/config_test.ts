@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { z } from "zod";
 import { describeIssues } from "./job.ts";
 import { ControllerConfig, durationMs, WorkerConfig } from "./config.ts";
+import { DEFAULT_BINARIES } from "./backend_table.ts";
 
 function reject(schema: z.ZodType, input: unknown): string {
   const r = schema.safeParse(input);
@@ -150,12 +151,11 @@ Deno.test("WorkerConfig: defaults around a required node name", () => {
       catchup_window: 600_000,
       drain_timeout: 30_000,
       rke2_installer_dirs: ["/opt/grid/rke2"],
-      binaries: {
-        "apt-get": "/usr/bin/apt-get",
-        systemctl: "/usr/bin/systemctl",
-        rke2: "/usr/local/bin/rke2",
-      },
+      // Every program of the backend table, at its default path.
+      binaries: { ...DEFAULT_BINARIES },
       systemd: { deny_units: [], own_unit: "gridw.service" },
+      backends: ["ping", "test", "apt", "systemd", "rke2"],
+      file: { allowed_paths: [] },
     },
   });
   assert.match(reject(WorkerConfig, {}), /^nats: /);
@@ -244,9 +244,9 @@ Deno.test("WorkerConfig: names, groups, durations and binaries are checked", () 
   assert.match(
     reject(WorkerConfig, {
       ...base,
-      worker: { binaries: { yum: "/usr/bin/yum" } },
+      worker: { binaries: { bash: "/usr/bin/bash" } },
     }),
-    /"yum"/,
+    /"bash"/,
   );
   assert.match(
     reject(WorkerConfig, { nats: { name: "w", url: "x" } }),
@@ -384,4 +384,41 @@ Deno.test("WorkerConfig: credentials and a CA for NATS", () => {
   });
   assert.equal(w.nats.client.credentials, "/etc/grid/gridw.creds");
   assert.equal(w.nats.client.tls?.ca, "/ca.pem");
+});
+
+Deno.test("WorkerConfig: backends are the table's, allowed paths absolute", () => {
+  const base = { nats: { name: "w" } };
+  const worker = (w: unknown) =>
+    WorkerConfig.parse({ ...base, worker: w }).worker;
+  assert.deepEqual(worker({ backends: ["ping", "systemd"] }).backends, [
+    "ping",
+    "systemd",
+  ]);
+  assert.deepEqual(worker({ backends: [] }).backends, []);
+  assert.match(
+    reject(WorkerConfig, { ...base, worker: { backends: ["ping", "shell"] } }),
+    /^worker\.backends\[1\]: unknown backend "shell" \(known: ping, test, /,
+  );
+  assert.match(
+    reject(WorkerConfig, { ...base, worker: { backends: ["ping", "ping"] } }),
+    /^worker\.backends: must not list a backend twice$/,
+  );
+  assert.deepEqual(
+    worker({ file: { allowed_paths: ["/srv/app/", "/etc/app"] } }).file,
+    { allowed_paths: ["/srv/app", "/etc/app"] },
+  );
+  for (const bad of ["srv/app", "/srv/../etc", "/srv/./x", "/"]) {
+    assert.match(
+      reject(WorkerConfig, {
+        ...base,
+        worker: { file: { allowed_paths: [bad] } },
+      }),
+      /^worker\.file\.allowed_paths\[0\]: must /,
+      bad,
+    );
+  }
+  assert.match(
+    reject(WorkerConfig, { ...base, worker: { file: { roots: [] } } }),
+    /"roots"/,
+  );
 });

@@ -11,6 +11,8 @@ import {
   TASK_TIMEOUT,
 } from "./duration.ts";
 import { NodeId, Token } from "./names.ts";
+import { checkRollout, Rollout, RolloutStatus } from "./rollout.ts";
+import { SelectorText } from "./selector.ts";
 
 export const Scope = z.enum(["all", "group", "node"]);
 export const Strategy = z.enum(["fail-fast", "continue"]);
@@ -50,7 +52,18 @@ export const DurationString = z.string().refine(
 export const Target = z.object({
   scope: Scope.default("all"),
   value: z.string().optional(),
+  /** Labels, groups and nodes (models/selector.ts); instead of scope/value. */
+  selector: SelectorText.optional(),
 }).strict().superRefine((t, ctx) => {
+  if (t.selector !== undefined && (t.scope !== "all" || t.value)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["selector"],
+      message:
+        "give scope/value or a selector, not both (a selector says group:NAME or node:ID itself)",
+    });
+    return;
+  }
   if (t.scope === "all") return;
   const check = t.scope === "node" ? NodeId : Token;
   if (!t.value) {
@@ -105,9 +118,12 @@ export const JobSpec = z.object({
     1,
     "must contain at least one task",
   ),
+  /** Run the nodes batch by batch (models/rollout.ts). */
+  rollout: Rollout.optional(),
 }).strict().superRefine((job, ctx) => {
   job.tasks.forEach((phase, i) => checkShape(phase, ["tasks", i], 0, ctx));
   checkTimeouts(job, ctx);
+  checkRollout(job, ctx);
 });
 export type JobSpec = z.infer<typeof JobSpec>;
 
@@ -241,6 +257,8 @@ export function describeIssues(error: z.ZodError): string {
 export const NodeResult = z.object({
   status: ResultStatus,
   output: z.string().optional(),
+  /** What the action found, as data (the worker checked its shape). */
+  data: z.unknown().optional(),
   error: z.string().optional(),
   duration: z.string(),
   attempts: z.number().int(),
@@ -278,6 +296,8 @@ export const JobRecord = z.object({
   res_seq: z.number().int().optional(),
   /** Sequence of the last event applied to this job (set when it finishes). */
   res_last: z.number().int().optional(),
+  /** Where the rollout stands, for jobs with a `rollout`. */
+  rollout_status: RolloutStatus.optional(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 

@@ -45,6 +45,11 @@ export const ResultEvent = z.object({
   attempt: z.number().int(),
   status: z.enum(["success", "failed", "cancelled"]),
   output: z.string(),
+  /**
+   * What the action found, as data its schema checked on the worker;
+   * within the same cap as `output` (256 KiB for both).
+   */
+  data: z.unknown().optional(),
   error: z.string().optional(),
   /** False when running it again cannot help (bad params, node lost, job timeout). */
   retryable: z.boolean().optional(),
@@ -70,10 +75,25 @@ export const JobTimeoutEvent = z.object({
 });
 export type JobTimeoutEvent = z.infer<typeof JobTimeoutEvent>;
 
+/**
+ * Starts the next batch of a rollout: an operator's approval after the
+ * canary, or the owner's timer once a pause is over. It names the batch it
+ * starts (from 1), so a repeated one cannot skip a later wait.
+ */
+export const ResumeEvent = z.object({
+  type: z.literal("resume"),
+  job: z.string(),
+  at: z.string(),
+  batch: z.number().int().min(1),
+  reason: z.string(),
+});
+export type ResumeEvent = z.infer<typeof ResumeEvent>;
+
 export const JobEvent = z.discriminatedUnion("type", [
   ResultEvent,
   CancelEvent,
   JobTimeoutEvent,
+  ResumeEvent,
 ]);
 export type JobEvent = z.infer<typeof JobEvent>;
 
@@ -81,6 +101,7 @@ export type JobEvent = z.infer<typeof JobEvent>;
 export interface AttemptOutcome {
   status: ResultEvent["status"];
   output?: string;
+  data?: unknown;
   error?: string;
   retryable?: boolean;
 }
@@ -110,6 +131,7 @@ export function resultEvent(
     attempt: attempt.attempt,
     status: outcome.status,
     output: outcome.output ?? "",
+    ...(outcome.data !== undefined ? { data: outcome.data } : {}),
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.retryable !== undefined
       ? { retryable: outcome.retryable }

@@ -15,6 +15,11 @@ export const NodeRecord = z.object({
   id: z.string(),
   hostname: z.string(),
   groups: z.array(z.string()),
+  /**
+   * What the node claims (worker.labels); the registry keeps only the pairs
+   * its enrollment grants. Absent from workers older than labels.
+   */
+  labels: z.record(z.string(), z.string()).optional(),
   /** Backend name → the actions this node can run. */
   backends: z.record(z.string(), z.array(z.string())),
   status: NodeStatus,
@@ -70,6 +75,8 @@ export type NodeView = z.infer<typeof NodeView>;
 export const NodeEnrollment = z.object({
   id: z.string(),
   groups: z.array(z.string()),
+  /** The labels it may carry: a claimed pair counts only if it is here. */
+  labels: z.record(z.string(), z.string()).optional(),
   /** Public key of its current NATS user. */
   user: z.string(),
   enrolled_at: z.string(),

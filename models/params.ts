@@ -62,6 +62,10 @@ export const ParamSpec = z.object({
   values: z.array(z.string().max(200)).max(100).optional(),
   /** number, duration, enum: the message for a value outside; "%s": the text. */
   message: z.string().max(500).optional(),
+  /** What the param is, for people (`gridc backend describe`). */
+  doc: z.string().max(500).optional(),
+  /** A value it accepts, as a task would give it. */
+  example: z.string().max(200).optional(),
 });
 export type ParamSpec = z.infer<typeof ParamSpec>;
 

@@ -48,6 +48,12 @@ and DIR/SHA256SUMS.
   --target TRIPLE     deno compile --target (default: ${Deno.build.target});
                       another target needs --nats-server built for it
 
+gridw carries permissions.worker: what every backend of models/backend_table.ts
+needs, of which it drops at start what its worker.backends do not use. It
+writes nowhere unless a site lists its worker.file.allowed_paths in
+permissions.worker.write and WORKER_WRITE_GRANT before building (Deno cannot
+add a grant to a compiled binary; see docs/SECURITY.md).
+
 deno compile builds on a runtime it downloads; where that is not reachable,
 set DENORT_BIN to a local denort of Deno ${Deno.version.deno}.`;
 

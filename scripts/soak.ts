@@ -2,12 +2,16 @@
  * Soak test (not in CI): three controllers whose nats-servers form one
  * JetStream cluster (replicas 3) and N workers take a steady stream of small
  * jobs while controllers, their nats-servers and workers are SIGKILLed at
- * random. At the end it stops the faults, lets the queue drain, and counts
+ * random, JetStream loses its quorum (two of three servers down for a few
+ * seconds) and workers run with clocks minutes off. At the end it stops the
+ * faults, lets the queue drain, and counts
  *
  * - jobs lost: accepted with 202 but unknown (404) to a controller's API;
  * - jobs stuck: still pending or running, on any controller, after the drain;
  * - node results duplicated: one attempt of one step on one node started
  *   more than once, across every worker log (all incarnations);
+ * - jobs failed while every node they targeted was up (an outage of the
+ *   store or a skewed clock must not fail a job);
  *
  * each of which must be 0. It writes docs/SOAK.md and exits 1 if any is not.
  *
@@ -34,8 +38,10 @@ const USAGE = `deno task soak [flags]
 
 Three controllers (one JetStream cluster, replicas 3) and N workers run a
 steady stream of small jobs while random SIGKILLs hit controllers, their
-nats-servers and workers. Reports jobs lost, jobs stuck and node results
-duplicated (each must be 0) to docs/SOAK.md; exits 1 if any is not 0.
+nats-servers and workers, JetStream loses its quorum for a few seconds, and
+workers restart with clocks minutes off. Reports jobs lost, jobs stuck, node
+results duplicated and jobs failed while all their nodes were up (each must
+be 0) to docs/SOAK.md; exits 1 if any is not 0.
 
   --minutes=M          how long to submit jobs and inject faults (default 10)
   --jobs-per-sec=N     submission rate (default 5)
@@ -269,7 +275,8 @@ async function main(): Promise<number> {
       stdout: "null",
       stderr: "null",
     }).output().catch(() => {});
-    const bad = final.lost.length + final.stuck.length + final.dups.length;
+    const bad = final.lost.length + final.stuck.length + final.dups.length +
+      final.failedAlive.length;
     console.log(
       [
         "",
@@ -284,6 +291,7 @@ async function main(): Promise<number> {
         `  jobs lost               ${final.lost.length}`,
         `  jobs stuck              ${final.stuck.length}`,
         `  node results duplicated ${final.dups.length}`,
+        `  failed, all nodes up    ${final.failedAlive.length}`,
         `  anomalies               ${soak.anomalies.length}`,
         `  report                  ${o.report}`,
       ].join("\n"),

@@ -6,15 +6,20 @@ type Grant = boolean | string[];
 
 export function permissionFlags(
   set: string,
-  extra: { run?: string[] } = {},
+  extra: { run?: string[]; write?: string[] } = {},
 ): string[] {
   const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
-  const perms = config.permissions[set] as Record<string, Grant>;
+  const perms = { ...config.permissions[set] } as Record<string, Grant>;
+  // A site's write grant, as it would list it in deno.json and compile it.
+  if (extra.write?.length && !("write" in perms)) perms.write = [];
   const flags: string[] = [];
   for (const [name, grant] of Object.entries(perms)) {
-    const list = grant === true
-      ? []
-      : [...(grant as string[]), ...(name === "run" ? extra.run ?? [] : [])];
+    const more = name === "run"
+      ? extra.run ?? []
+      : name === "write"
+      ? extra.write ?? []
+      : [];
+    const list = grant === true ? [] : [...(grant as string[]), ...more];
     if (grant === true) flags.push(`--allow-${name}`);
     else flags.push(`--allow-${name}=${list.join(",")}`);
   }

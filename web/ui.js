@@ -15,6 +15,7 @@ export function ago(iso) {
 }
 
 export function target(t) {
+  if (t.selector !== undefined) return t.selector;
   return t.scope === "all" ? "all" : `${t.scope}:${t.value ?? ""}`;
 }
 

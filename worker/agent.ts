@@ -13,6 +13,7 @@ import { Executor } from "./executor.ts";
 import { Intake } from "./intake.ts";
 import type { WorkerLogs } from "./logs.ts";
 import { openNatsLogs } from "./nats_logs.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 import { Presence, resumeSeq } from "./presence.ts";
 
 const log = logger("gridw");
@@ -21,6 +22,7 @@ interface AgentBase {
   id: string;
   hostname: string;
   groups: string[];
+  labels?: Record<string, string>;
   heartbeatMs: number;
   /** Commands older than this are not run when read back from the stream. */
   catchUpWindowMs: number;
@@ -28,6 +30,8 @@ interface AgentBase {
   exec: Exec;
   /** @default systemClock */
   clock?: Clock;
+  /** Counts what this worker does, for `worker.metrics`. */
+  metrics?: WorkerMetrics;
 }
 
 /** The logs are NATS's on `nc`, or given (unit tests). */
@@ -58,8 +62,13 @@ export class Agent {
   async start(): Promise<void> {
     const o = this.#o;
     const clock = this.#clock;
-    const logs = "logs" in o ? o.logs : await openNatsLogs(o.nc, o.id, clock);
+    const opened = "logs" in o ? o.logs : await openNatsLogs(o.nc, o.id, clock);
     if (this.#stopped) return;
+    const nc = "nc" in o ? o.nc : undefined;
+    const logs = o.metrics?.watchLogs(
+      opened,
+      () => !!nc && (nc.isClosed() || nc.isDraining()),
+    ) ?? opened;
     const executor = new Executor({
       node: o.id,
       hostname: o.hostname,
@@ -68,6 +77,7 @@ export class Agent {
       results: logs.results,
       clock,
       onLongTask: () => void presence.beat(),
+      observer: o.metrics,
     });
     const intake = new Intake({
       node: o.id,
@@ -77,11 +87,14 @@ export class Agent {
       clock,
       catchUpWindowMs: o.catchUpWindowMs,
       startedAt: this.#startedAt,
+      observer: o.metrics,
     });
+    o.metrics?.readQueue(() => executor.state());
     const presence = new Presence({
       id: o.id,
       hostname: o.hostname,
       groups: o.groups,
+      ...(o.labels ? { labels: o.labels } : {}),
       backends: o.backends,
       heartbeatMs: o.heartbeatMs,
       startedAt: this.#startedAt,

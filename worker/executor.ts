@@ -17,6 +17,7 @@ import { runAction } from "../backends/run.ts";
 import { Ledger } from "./ledger.ts";
 import { OutputStream } from "./output_stream.ts";
 import { LogClosedError, type ResultLog } from "./logs.ts";
+import type { WorkObserver } from "./metrics.ts";
 
 const log = logger("gridw");
 
@@ -34,6 +35,8 @@ export interface ExecutorOptions {
   clock: Clock;
   /** Called when a task has been running for PROGRESS_AFTER_MS. */
   onLongTask: () => void;
+  /** Told of outcomes and reports (the worker's metrics). */
+  observer?: Pick<WorkObserver, "finished" | "reported" | "retried">;
 }
 
 /** The task a node is running, as its record shows it. */
@@ -217,7 +220,15 @@ export class Executor {
       // The last of the output goes before the result that ends it.
       live.close();
     }
+    if (outcome.dataIssue) {
+      log.warn("action data dropped (a bug in the action)", {
+        task: `${cmd.backend} ${cmd.action}`,
+        job: cmd.job,
+        error: outcome.dataIssue,
+      });
+    }
     const ev = this.#attempt(cmd, outcome, r.startedAt);
+    this.#o.observer?.finished(cmd, ev.status, ev.duration_ms);
     log.info("task finished", {
       job: cmd.job,
       step: cmd.step,
@@ -233,9 +244,11 @@ export class Executor {
     for (let delay = 250;; delay = Math.min(delay * 2, 5000)) {
       try {
         await this.#o.results.report(ev);
+        this.#o.observer?.reported();
         return;
       } catch (e) {
         if (e instanceof LogClosedError) return;
+        this.#o.observer?.retried();
         log.warn("reporting a result failed; retrying", {
           job: ev.job,
           error: String(e),

@@ -13,6 +13,7 @@ import { logger } from "../lib/log.ts";
 import type { Executor } from "./executor.ts";
 import { Ledger } from "./ledger.ts";
 import type { CommandLog, Delivery, ResultLog } from "./logs.ts";
+import type { WorkObserver } from "./metrics.ts";
 
 const log = logger("gridw");
 
@@ -84,6 +85,8 @@ export interface IntakeOptions {
   catchUpWindowMs: number;
   /** When this worker process started, in ms. */
   startedAt: number;
+  /** Told of commands and dropped copies (the worker's metrics). */
+  observer?: Pick<WorkObserver, "received" | "duplicate">;
 }
 
 export class Intake {
@@ -188,6 +191,7 @@ export class Intake {
       log.warn("ignoring a malformed command", { seq, error: String(e) });
       return;
     }
+    this.#o.observer?.received();
     const key = Ledger.keyOf(cmd);
     // An abort is applied however it arrives, late too: applying one twice
     // changes nothing.
@@ -198,7 +202,10 @@ export class Intake {
     }
     // The ledger is bounded: what is queued or running is checked as well,
     // so a late or re-sent copy can never run beside the original.
-    if (this.#ledger.has(key) || this.#o.executor.holds(key)) return;
+    if (this.#ledger.has(key) || this.#o.executor.holds(key)) {
+      this.#o.observer?.duplicate();
+      return;
+    }
     this.#ledger.add(key);
     const now = this.#o.clock.now();
     const issuedAt = Date.parse(cmd.issued_at);
@@ -223,6 +230,7 @@ export class Intake {
       catchUpWindowMs: window,
     });
     if (lookUp && await this.#hasOutcome(cmd)) {
+      this.#o.observer?.duplicate();
       // Routine on catch-up after a restart; live, it is a duplicate the
       // ledger alone would have let through.
       (arrival === "stream" ? log.debug : log.info)(

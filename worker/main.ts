@@ -15,6 +15,8 @@ import { Agent } from "./agent.ts";
 import { inboxFor } from "./nats_logs.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { formatSelfCheck, selfCheck } from "./self_check.ts";
+import { type Narrowed, narrowPermissions, SandboxError } from "./sandbox.ts";
+import { type MetricsServer, serveMetrics, WorkerMetrics } from "./metrics.ts";
 
 const USAGE = `gridw — the GRID worker
 
@@ -59,7 +61,24 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof ConfigError) die(e.message, 2);
     throw e;
   }
+  // Before anything else runs: what no enabled backend needs is gone.
+  let sandbox: Narrowed;
+  try {
+    sandbox = narrowPermissions(
+      config.worker.backends,
+      config.worker.binaries,
+      config.worker.file.allowed_paths,
+    );
+  } catch (e) {
+    if (e instanceof SandboxError) die(e.message, 2);
+    throw e;
+  }
+  if (sandbox.unscoped.includes("run")) {
+    log.warn("the run permission is unscoped: backends cannot be narrowed");
+  }
   const backends = await createBackends(config.worker.binaries, {
+    enabled: config.worker.backends,
+    allowedPaths: config.worker.file.allowed_paths,
     rke2: { installerDirs: config.worker.rke2_installer_dirs },
     systemd: {
       denyUnits: config.worker.systemd.deny_units,
@@ -67,12 +86,16 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   if (args.flags["self-check"]) {
-    const check = selfCheck(config.worker.binaries, backends);
+    const check = selfCheck(config.worker.binaries, backends, sandbox);
     console.log(
       args.flags.json ? JSON.stringify(check, null, 2) : formatSelfCheck(check),
     );
     Deno.exit(check.ok ? 0 : 1);
   }
+  // Up before NATS, so a scrape can tell a worker that cannot connect.
+  const metrics = config.worker.metrics &&
+    new WorkerMetrics(config.nats.name, VERSION);
+  const server = metrics && startMetrics(config, metrics);
   const nc = await connect(config);
   // Revoked or refused credentials close the connection for good: say so
   // and stop, rather than sit there unable to take or report anything.
@@ -80,26 +103,52 @@ export async function main(argv: string[]): Promise<void> {
     if (!err || stopping) return;
     die(`nats: connection closed: ${refusal(err)}`);
   });
+  metrics?.watchConnection(nc);
   const agent = new Agent({
     nc,
     id: config.nats.name,
     hostname: Deno.hostname(),
     groups: config.worker.groups,
+    labels: config.worker.labels ?? {},
     heartbeatMs: config.worker.heartbeat_interval,
     catchUpWindowMs: config.worker.catchup_window,
     backends,
-    exec: createExec({ killPath: KILL_PATH }),
+    exec: createExec({
+      killPath: KILL_PATH,
+      psPath: config.worker.binaries.ps,
+    }),
+    metrics,
   });
   await agent.start();
   const sig = await shutdownSignal();
   stopping = true;
   log.info("shutting down", { signal: sig });
   await agent.stop(config.worker.drain_timeout);
+  await server?.close();
   await nc.drain().catch(() => {});
   Deno.exit(0);
 }
 
 let stopping = false;
+
+/** Serves `worker.metrics`; an address it cannot have stops the worker. */
+function startMetrics(config: WorkerConfig, m: WorkerMetrics): MetricsServer {
+  const addr = config.worker.metrics!;
+  try {
+    const server = serveMetrics(addr, () => m.render());
+    log.info("serving metrics", {
+      address: `${addr.hostname}:${server.port}`,
+    });
+    return server;
+  } catch (e) {
+    die(
+      `worker.metrics: cannot listen on ${addr.hostname}:${addr.port}: ${
+        (e as Error).message
+      }`,
+      2,
+    );
+  }
+}
 
 /** Connects as this node: its creds, its private inbox, the CA it trusts. */
 async function connect(config: WorkerConfig): Promise<NatsConnection> {

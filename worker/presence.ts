@@ -32,6 +32,8 @@ export interface PresenceOptions {
   id: string;
   hostname: string;
   groups: string[];
+  /** Claimed; a controller keeps only what the node was enrolled with. */
+  labels?: Record<string, string>;
   backends: Map<string, BackendDef>;
   heartbeatMs: number;
   /** When this worker process started, in ms. */
@@ -109,6 +111,7 @@ export class Presence {
       id: this.#o.id,
       hostname: this.#o.hostname,
       groups: this.#o.groups,
+      ...(this.#o.labels ? { labels: this.#o.labels } : {}),
       backends: describeBackends(this.#o.backends),
       status,
       last_seen: iso(this.#o.clock.now()),

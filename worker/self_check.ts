@@ -15,6 +15,7 @@ import {
   type BackendBinaries,
   workerPrograms,
 } from "../models/backend_table.ts";
+import { describeNeeds, type Narrowed } from "./sandbox.ts";
 
 export interface SelfCheck {
   allowed: Record<string, string>;
@@ -24,6 +25,8 @@ export interface SelfCheck {
   backends: Record<string, string[]>;
   /** Units the systemd backend refuses; null when it is not usable here. */
   systemd_deny: readonly DenyRule[] | null;
+  /** Per enabled backend, what it may do; and what the worker dropped. */
+  sandbox?: Narrowed;
   ok: boolean;
 }
 
@@ -34,13 +37,19 @@ const MUST_REFUSE = ["/bin/sh", "/bin/bash", "/bin/ls", "/usr/bin/env"];
 export function selfCheck(
   binaries: BackendBinaries,
   backends: Map<string, BackendDef>,
+  sandbox?: Narrowed,
 ): SelfCheck {
   const allowed: Record<string, string> = {};
   for (const p of workerPrograms(binaries)) {
     allowed[p] = Deno.permissions.querySync({ name: "run", command: p }).state;
   }
   const refused: SelfCheck["refused"] = {};
-  for (const p of [...MUST_REFUSE, Deno.execPath()]) refused[p] = tryRun(p);
+  // What the worker dropped at start is tried too: a disabled backend's
+  // program must be refused by Deno, not merely left unused.
+  const dropped = sandbox?.dropped.run ?? [];
+  for (const p of [...MUST_REFUSE, Deno.execPath(), ...dropped]) {
+    refused[p] = tryRun(p);
+  }
   const check: SelfCheck = {
     allowed,
     refused,
@@ -48,6 +57,7 @@ export function selfCheck(
     write: Deno.permissions.querySync({ name: "write" }).state,
     backends: describeBackends(backends),
     systemd_deny: enforcedDenyList(backends.get("systemd")) ?? null,
+    ...(sandbox ? { sandbox } : {}),
     ok: Object.values(refused).every((r) => r !== "RAN"),
   };
   return check;
@@ -84,6 +94,7 @@ export function formatSelfCheck(c: SelfCheck): string {
   for (const [b, actions] of Object.entries(c.backends)) {
     lines.push(`  ${b.padEnd(8)} ${actions.join(", ")}`);
   }
+  if (c.sandbox) lines.push(...formatSandbox(c.sandbox));
   lines.push(...formatDenyList(c.systemd_deny));
   lines.push(
     c.ok
@@ -91,6 +102,24 @@ export function formatSelfCheck(c: SelfCheck): string {
       : "sandbox: BROKEN — a program outside the allow-list ran",
   );
   return lines.join("\n");
+}
+
+/** Per enabled backend what it may do, then what the worker let go. */
+function formatSandbox(n: Narrowed): string[] {
+  const lines = ["enabled backends may (worker.backends):"];
+  for (const [b, needs] of Object.entries(n.backends)) {
+    lines.push(`  ${b.padEnd(8)} ${describeNeeds(needs)}`);
+  }
+  const { run, write, sys } = n.dropped;
+  lines.push(
+    `dropped at start: run ${run.join(" ") || "-"}; write ${
+      write.join(" ") || "-"
+    }; sys ${sys.join(" ") || "-"}`,
+  );
+  if (n.unscoped.length) {
+    lines.push(`unscoped, not narrowed: ${n.unscoped.join(", ")}`);
+  }
+  return lines;
 }
 
 /** The deny list by where each rule comes from, units wrapped to fit. */

@@ -108,3 +108,22 @@ Deno.test("self-check: the text form shows the deny list by where it comes from"
     /systemd deny list: none \(no systemd backend here\)/,
   );
 });
+
+Deno.test("self-check: the text lists per enabled backend what it may do, and what was dropped", async () => {
+  const check = await selfCheckJson(
+    "nats:\n  name: t1\nworker:\n  backends: [ping, systemd]\n",
+  );
+  const text = formatSelfCheck(check);
+  assert.match(text, /\nenabled backends may \(worker\.backends\):\n/);
+  assert.match(
+    text,
+    /\n {2}ping {5}run -; read -; write -; net no\n/,
+  );
+  assert.match(
+    text,
+    /\n {2}systemd {2}run \/usr\/bin\/systemctl; read -; write -; net no\n/,
+  );
+  assert.match(text, /\ndropped at start: run [^\n]*\/usr\/bin\/apt-get/);
+  assert.match(text, /\nunscoped, not narrowed: read, net\n/);
+  assert.deepEqual(Object.keys(check.sandbox!.backends), ["ping", "systemd"]);
+});

@@ -14,21 +14,42 @@ import {
   renderJob,
   renderJobList,
 } from "../render.ts";
+import { renderPlan } from "../render_plan.ts";
+import { ApiError } from "../api.ts";
 import { waitAndReport } from "./wait.ts";
 
 type Cmd<K extends Command["kind"]> = Extract<Command, { kind: K }>;
+
+function overridesOf(cmd: Cmd<"job run"> | Cmd<"job plan">): JobOverrides {
+  const overrides: JobOverrides = {};
+  if (cmd.target) overrides.target = cmd.target;
+  if (cmd.strategy) overrides.strategy = cmd.strategy;
+  if (cmd.timeout) overrides.timeout = cmd.timeout;
+  return overrides;
+}
+
+export async function jobPlan(
+  ctx: Context,
+  cmd: Cmd<"job plan">,
+): Promise<number> {
+  const reply = await ctx.api.planJob(
+    await jobBody(ctx.io, cmd.source, overridesOf(cmd)),
+  );
+  if (ctx.output === "json") printJson(ctx.io, reply.raw);
+  else ctx.io.stdout(renderPlan(reply.data, ctx.view()));
+  return reply.data.valid ? EXIT.ok : EXIT.failed;
+}
 
 export async function jobRun(
   ctx: Context,
   cmd: Cmd<"job run">,
 ): Promise<number> {
-  const overrides: JobOverrides = {};
-  if (cmd.target) overrides.target = cmd.target;
-  if (cmd.strategy) overrides.strategy = cmd.strategy;
-  if (cmd.timeout) overrides.timeout = cmd.timeout;
-  const reply = await ctx.api.submitJob(
-    await jobBody(ctx.io, cmd.source, overrides),
-  );
+  const body = await jobBody(ctx.io, cmd.source, overridesOf(cmd));
+  if (cmd.confirm && !(await confirmed(ctx, cmd, body))) {
+    diag(ctx.io, "not submitted");
+    return EXIT.cancelled;
+  }
+  const reply = await ctx.api.submitJob(body);
   if (ctx.output === "json" && !cmd.wait) {
     printJson(ctx.io, reply.raw);
     return EXIT.ok;
@@ -40,6 +61,34 @@ export async function jobRun(
     );
   }
   return cmd.wait ? await waitAndReport(ctx, reply, true) : EXIT.ok;
+}
+
+/**
+ * Shows the plan (on stderr: stdout stays the job's) and asks. A plan the
+ * controller would refuse is not asked about.
+ */
+async function confirmed(
+  ctx: Context,
+  cmd: Cmd<"job run">,
+  body: JobBody,
+): Promise<boolean> {
+  const { io } = ctx;
+  const canAsk = io.tty.stdin === true && io.readLine !== undefined &&
+    !(cmd.source.kind === "file" && cmd.source.path === "-");
+  if (!cmd.yes && !canAsk) {
+    throw new UsageError(
+      "--confirm asks on a terminal and standard input is not one (or holds the job): add --yes to submit after the summary",
+    );
+  }
+  const plan = await ctx.api.planJob(body);
+  io.stderr(renderPlan(plan.data, { ...ctx.view(), color: false }));
+  if (!plan.data.valid) {
+    throw new ApiError(`the job would be refused: ${plan.data.problem}`, 400);
+  }
+  if (cmd.yes) return true;
+  io.stderr("Submit this job? [y/N] ");
+  const answer = (await io.readLine!())?.trim().toLowerCase();
+  return answer === "y" || answer === "yes";
 }
 
 function submitted(job: JobView): string {
@@ -137,6 +186,23 @@ export async function jobList(
     text += `\nMore jobs: ${again}\n`;
   }
   ctx.io.stdout(text);
+  return EXIT.ok;
+}
+
+export async function jobResume(
+  ctx: Context,
+  cmd: Cmd<"job resume">,
+): Promise<number> {
+  const reply = await ctx.api.resumeJob(cmd.id);
+  if (ctx.output === "json") printJson(ctx.io, reply.raw);
+  else {
+    const r = reply.data.rollout_status;
+    ctx.io.stdout(
+      `Job ${reply.data.id} resumed${
+        r ? `: batch ${r.batch} of ${r.batches}` : ""
+      }\n`,
+    );
+  }
   return EXIT.ok;
 }
 

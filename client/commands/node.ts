@@ -1,4 +1,5 @@
 /** `node list`, `node info`, `node enroll`, `node revoke`, `controllers`, `status`. */
+import { formatLabels } from "../../models/selector.ts";
 import { type Command, UsageError } from "../args.ts";
 import { type Context, EXIT, printJson, type PrivateFile } from "../context.ts";
 import {
@@ -59,7 +60,7 @@ export async function nodeEnroll(
   }
   let reply;
   try {
-    reply = await ctx.api.enrollNode(cmd.id, cmd.groups);
+    reply = await ctx.api.enrollNode(cmd.id, cmd.groups, cmd.labels);
   } catch (e) {
     await file.discard();
     throw e;
@@ -71,8 +72,11 @@ export async function nodeEnroll(
     return EXIT.ok;
   }
   const groups = reply.data.groups.join(", ") || "none";
+  const labels = reply.data.labels && Object.keys(reply.data.labels).length
+    ? `; labels: ${formatLabels(reply.data.labels)}`
+    : "";
   ctx.io.stdout(
-    `Node "${reply.data.id}" enrolled (groups: ${groups}); credentials written to ${path} (mode 0600).\nCopy it to the node and point nats.client.credentials in its gridw.yaml at it.\n`,
+    `Node "${reply.data.id}" enrolled (groups: ${groups}${labels}); credentials written to ${path} (mode 0600).\nCopy it to the node and point nats.client.credentials in its gridw.yaml at it.\n`,
   );
   return EXIT.ok;
 }

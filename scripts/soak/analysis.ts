@@ -1,7 +1,8 @@
 /**
  * The end of a run, counted: every accepted job as each controller sees
  * it (lost: 404; stuck: not finished), and each job read in full for its
- * outcome, errors and time from submit to finish.
+ * outcome, errors and time from submit to finish, and whether it failed
+ * while every worker it targeted was up (no fault excuses that).
  */
 import type { Json } from "../../testing/mod.ts";
 import type { Soak } from "./soak.ts";
@@ -12,6 +13,8 @@ export interface Final {
   lost: { id: string; sub: Sub; where: string }[];
   stuck: { id: string; sub: Sub; where: string }[];
   dups: [string, TaskStart[]][];
+  /** Failed, though it would not without faults, while all its targets were up. */
+  failedAlive: { id: string; sub: Sub; error: string }[];
   /** Job ids found on a controller that no 202 answered (a submit whose answer was lost). */
   orphans: string[];
   /** Per controller, id → status. */
@@ -82,6 +85,7 @@ export async function analyse(
   const unexpected = new Map<string, number>();
   const resultErrors = new Map<string, number>();
   const latencies: number[] = [];
+  const failedAlive: Final["failedAlive"] = [];
   const bump = (m: Map<string, number>, k: string) =>
     m.set(k, (m.get(k) ?? 0) + 1);
   const ids = [...soak.subs.keys()];
@@ -114,6 +118,23 @@ export async function analyse(
       if (j.finished_at) {
         latencies.push(Date.parse(j.finished_at) - Date.parse(j.created_at));
       }
+      if (
+        j.status === "failed" && sub.expect !== "failed" &&
+        allUp(
+          soak,
+          sub.targets,
+          Date.parse(j.created_at),
+          Date.parse(j.finished_at),
+        )
+      ) {
+        const error = String(j.error ?? "");
+        failedAlive.push({ id, sub, error });
+        soak.anomaly(
+          `job ${id} (${sub.kind}) failed while every node it targeted (${
+            sub.targets.join(",")
+          }) was up: ${error}`,
+        );
+      }
       for (const byNode of Object.values(j.results ?? {}) as Json[]) {
         for (const r of Object.values(byNode) as Json[]) {
           if (!r.error) continue;
@@ -129,6 +150,7 @@ export async function analyse(
     lost,
     stuck,
     dups: soak.duplicates(),
+    failedAlive,
     orphans: [...orphans],
     views,
     byKind,
@@ -140,4 +162,23 @@ export async function analyse(
     drainMs,
     drainNote,
   };
+}
+
+/**
+ * How long after a worker comes back it may still be judged offline: it
+ * connects, heartbeats, and controllers see it (offline_after is 10 s).
+ */
+const BACK_MARGIN_MS = 15_000;
+
+/** Whether every worker in `ids` was up from `from` to `to`. */
+function allUp(soak: Soak, ids: string[], from: number, to: number): boolean {
+  if (!Number.isFinite(from)) return false;
+  const end = Number.isFinite(to) ? to : Date.now();
+  return ids.every((id) => {
+    const w = soak.workers.find((w) => w.id === id);
+    if (!w) return false;
+    return w.downs.every((d) =>
+      d.from > end || (d.to ?? Infinity) + BACK_MARGIN_MS < from
+    );
+  });
 }

@@ -1,8 +1,11 @@
 /**
  * The faults the soak injects, one at a time, each kind once per round in
  * a seeded order: SIGKILL of a controller and its nats-server (a host
- * crash), of a controller's nats-server alone, or of a worker (preferably
- * one running a task); each healed before the next.
+ * crash), of a controller's nats-server alone, of a worker (preferably one
+ * running a task); JetStream quorum lost (two of the three nats-servers
+ * frozen for a few seconds, then killed and restarted by their
+ * controllers); a worker restarted with its clock minutes off (or a skewed
+ * one set right again). Each is healed before the next.
  */
 import { type Json, sleep } from "../../testing/mod.ts";
 import type { Soak } from "./soak.ts";
@@ -25,7 +28,7 @@ export async function faultLoop(
     await heal(soak);
     // Each kind once per round, in random order.
     if (bag.length === 0) {
-      bag = ["controller", "nats-server", "worker"];
+      bag = ["controller", "nats-server", "worker", "quorum", "clock-skew"];
       for (let i = bag.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
         [bag[i], bag[j]] = [bag[j]!, bag[i]!];
@@ -37,6 +40,8 @@ export async function faultLoop(
     try {
       if (kind === "controller") await crashController(soak, f, rand);
       else if (kind === "nats-server") await killNatsServer(soak, f, rand);
+      else if (kind === "quorum") await loseQuorum(soak, f, rand);
+      else if (kind === "clock-skew") await skewWorker(soak, f, rand);
       else await killWorker(soak, f, rand);
     } catch (e) {
       f.error = String(e);
@@ -152,10 +157,88 @@ async function killWorker(
     busy.includes(w.id) ? " (running a task)" : ""
   }; restart after ${fmtSecs(down)}`;
   say(`FAULT ${f.kind} ${w.id}: ${f.detail}`);
+  soak.markDown(w);
   await w.proc!.stop("SIGKILL");
   await sleep(down);
   await soak.startWorker(w, idx);
   await soak.waitWorkersOnline([w.id]);
   f.backAfterMs = Date.now() - f.at;
   say(`${w.id} back after ${fmtSecs(f.backAfterMs)}`);
+}
+
+/**
+ * Two of the three nats-servers stop answering for a few seconds (SIGSTOP:
+ * to the cluster, hosts gone), so JetStream has no quorum; then they are
+ * SIGKILLed and their controllers start them again, to catch up with the
+ * third. Jobs pause meanwhile; none may fail for it.
+ */
+async function loseQuorum(
+  soak: Soak,
+  f: FaultRecord,
+  rand: () => number,
+): Promise<void> {
+  const live = soak.controllers.filter((m) => m.proc?.running);
+  if (live.length < 3) throw new Error("not all three controllers are up");
+  const spared = pick(rand, live);
+  const hit = live.filter((m) => m !== spared);
+  const pids = hit.flatMap((m) => m.proc!.children());
+  if (pids.length < 2) throw new Error("a controller has no nats-server");
+  const down = between(rand, 3000, 8000);
+  f.target = hit.map((m) => `${m.name}/nats-server`).join("+");
+  f.detail = `SIGSTOP nats-server pids ${
+    pids.join(",")
+  } (no JetStream quorum) for ${
+    fmtSecs(down)
+  }, then SIGKILL; their controllers restart them`;
+  say(`FAULT ${f.kind} ${f.target}: ${f.detail}`);
+  try {
+    for (const pid of pids) Deno.kill(pid, "SIGSTOP");
+    await sleep(down);
+  } finally {
+    // Killed next; but a stopped process must never outlive the soak.
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGCONT");
+      } catch { /* gone */ }
+    }
+  }
+  await Promise.all(hit.map((m) => soak.set.killNatsServer(m)));
+  f.backAfterMs = Date.now() - f.at;
+  say(`${f.target} back after ${fmtSecs(f.backAfterMs)}`);
+}
+
+/**
+ * Restarts a worker with its wall clock 2-10 minutes fast or slow (a
+ * preload the soak passes: scripts/soak/clock_skew.ts), or a skewed one
+ * with its clock right again. Liveness is judged by the server's time, so
+ * it must stay online and its jobs must not fail.
+ */
+async function skewWorker(
+  soak: Soak,
+  f: FaultRecord,
+  rand: () => number,
+): Promise<void> {
+  const candidates = soak.workers.filter((w) => w.up);
+  if (candidates.length === 0) throw new Error("no worker is up");
+  const w = pick(rand, candidates);
+  const idx = soak.workers.indexOf(w);
+  const was = w.skewMs;
+  w.skewMs = was !== 0
+    ? 0
+    : Math.round(between(rand, 120, 600)) * 1000 * (rand() < 0.5 ? -1 : 1);
+  f.target = w.id;
+  f.detail = `restart with its clock ${
+    w.skewMs === 0
+      ? "right again"
+      : `${w.skewMs > 0 ? "+" : "-"}${fmtSecs(Math.abs(w.skewMs))}`
+  }${was !== 0 ? ` (was ${fmtSecs(Math.abs(was))} off)` : ""}`;
+  say(`FAULT ${f.kind} ${w.id}: ${f.detail}`);
+  soak.markDown(w);
+  await w.proc!.stop("SIGTERM");
+  await soak.startWorker(w, idx);
+  // Past offline_after (10 s), online only on the new incarnation's word.
+  await sleep(12_000);
+  await soak.waitWorkersOnline([w.id], 20_000);
+  f.backAfterMs = Date.now() - f.at;
+  say(`${w.id} online ${fmtSecs(f.backAfterMs)} after its restart`);
 }

@@ -193,6 +193,7 @@ async function submit(soak: Soak, kind: Kind, spec: Json): Promise<void> {
         expect: kind.expect,
         via: m.name,
         at: Date.now(),
+        targets: targeted(spec, soak.workers),
         terminalSeen: new Set(),
       });
     } else {
@@ -207,4 +208,14 @@ async function submit(soak: Soak, kind: Kind, spec: Json): Promise<void> {
   } finally {
     soak.inFlight--;
   }
+}
+
+/** The workers a job's target names (the soak's targets: node, group, all). */
+export function targeted(spec: Json, workers: Worker[]): string[] {
+  const t = spec.target ?? {};
+  if (t.scope === "node") return [t.value];
+  if (t.scope === "group") {
+    return workers.filter((w) => w.groups.includes(t.value)).map((w) => w.id);
+  }
+  return workers.map((w) => w.id);
 }

@@ -8,6 +8,7 @@ import { KINDS } from "./jobs.ts";
 import { grepLogs, logWarnings, ownership } from "./logs.ts";
 import type { Soak } from "./soak.ts";
 import { fmtSecs, percentile, since } from "./util.ts";
+import { FAULT_KINDS, HOW_TO_RUN, RESULT_COLUMNS } from "./report_text.ts";
 
 /** How the run went, besides what the soak counted. */
 export interface RunInfo {
@@ -44,7 +45,8 @@ export function report(soak: Soak, f: Final, info: RunInfo): string {
 /** What the soak does, the three counts, and how this run was set up. */
 function intro(soak: Soak, f: Final, info: RunInfo): string[] {
   const o = soak.o;
-  const ok = f.lost.length + f.stuck.length + f.dups.length === 0;
+  const ok = f.lost.length + f.stuck.length + f.dups.length +
+      f.failedAlive.length === 0;
   return [
     "# GRID soak report",
     "",
@@ -53,11 +55,12 @@ function intro(soak: Soak, f: Final, info: RunInfo): string[] {
     `${o.workers} workers take a steady stream of small jobs (echo, barrier,`,
     "pipeline, planned failures under `continue` and `fail-fast`, retries, short",
     "sleeps), submitted round-robin to the controllers that are up, while one",
-    "random fault at a time hits the cluster: SIGKILL of a controller and its",
-    "nats-server (restarted a few seconds later), SIGKILL of a controller's",
-    "nats-server alone (the controller restarts it), or SIGKILL of a worker",
-    "(restarted later). Two servers are never down at once: each fault waits",
-    "for the last to heal. Then the faults stop, the queue drains, and:",
+    "fault at a time hits the cluster, each kind once per round in a seeded",
+    "order, each healed before the next:",
+    "",
+    ...FAULT_KINDS,
+    "",
+    "Then the faults stop, the queue drains, and:",
     "",
     "- **jobs lost**: answered 202, but a controller's API does not know them",
     "  (404);",
@@ -68,18 +71,38 @@ function intro(soak: Soak, f: Final, info: RunInfo): string[] {
     "  (job, step, attempt) across every incarnation of each worker. A task",
     "  cut short by a SIGKILL may legitimately end `failed` (`node lost`,",
     "  `interrupted`) or be retried as a new attempt; that is not a duplicate.",
+    "- **jobs failed while all their nodes were up**: a job that would have",
+    "  completed without faults ended `failed` although no worker it targeted",
+    "  was down from its submission to its end (nor within 15 s of coming",
+    "  back). A store outage, a lost quorum or a skewed clock must only pause",
+    "  jobs.",
     "",
     "Each must be 0. Each run overwrites this file.",
     "",
+    ...HOW_TO_RUN,
     "## Result",
     "",
     table(["", "count"], [
       ["jobs lost", f.lost.length],
       ["jobs stuck", f.stuck.length],
       ["node results duplicated", f.dups.length],
+      ["jobs failed while all their nodes were up", f.failedAlive.length],
     ]),
     "",
     ok ? "**PASS**" : "**FAIL**",
+    "",
+    table(RESULT_COLUMNS, [[
+      info.started.toISOString().slice(0, 16).replace("T", " "),
+      `\`${info.command}\``,
+      fmtSecs(info.submitMs),
+      soak.subs.size,
+      soak.faults.length,
+      f.lost.length,
+      f.stuck.length,
+      f.dups.length,
+      f.failedAlive.length,
+      ok ? "PASS" : "FAIL",
+    ]]),
     "",
     "## Run",
     "",

@@ -13,6 +13,7 @@ import {
   Proc,
   ROOT,
 } from "../../testing/mod.ts";
+import { skewedArgs } from "./clock_skew.ts";
 import { snapshot } from "./env.ts";
 import { GROUPS } from "./jobs.ts";
 import type {
@@ -133,6 +134,8 @@ export class Soak {
         groups: [GROUPS[i % GROUPS.length]!, "fleet"],
         log: open(id),
         up: false,
+        skewMs: 0,
+        downs: [],
       };
     });
   }
@@ -151,7 +154,7 @@ export class Soak {
       name,
       incarnation,
       this.src,
-      args,
+      w?.skewMs ? skewedArgs(join(this.dir, "skew"), w, args) : args,
       env,
       log,
       w ? (line) => this.#onWorkerLine(name, label, line) : undefined,
@@ -211,6 +214,12 @@ export class Soak {
 
   // ---- workers ----
 
+  /** Notes that `w` is going down now (a fault), unless it already is. */
+  markDown(w: Worker): void {
+    const last = w.downs.at(-1);
+    if (!last || last.to !== undefined) w.downs.push({ from: Date.now() });
+  }
+
   async startWorker(w: Worker, index: number): Promise<void> {
     // Spread the workers: each prefers a different server.
     const p = await this.set.startWorker(
@@ -221,8 +230,11 @@ export class Soak {
     const label = `${w.id}#${this.set.starts.get(w.id)}`;
     w.proc = p;
     w.up = true;
+    const down = w.downs.at(-1);
+    if (down && down.to === undefined) down.to = Date.now();
     p.child.status.then((s) => {
       w.up = false;
+      if (!this.#cleaned) this.markDown(w);
       if (!p.stopping && !this.#cleaned) {
         this.anomaly(`${label} exited on its own (code ${s.code})`);
       }

@@ -26,6 +26,10 @@ export interface Worker {
   log: Deno.FsFile;
   proc?: Proc;
   up: boolean;
+  /** How far its wall clock is off (a clock-skew fault); 0: right. */
+  skewMs: number;
+  /** When it was down (killed, restarting, exited): `to` unset while it is. */
+  downs: { from: number; to?: number }[];
 }
 
 export interface FaultRecord {
@@ -50,6 +54,8 @@ export interface Sub {
   expect: string;
   via: string;
   at: number;
+  /** The workers its target named when it was submitted. */
+  targets: string[];
   lastStatus?: string;
   terminalSeen: Set<string>;
 }
