@@ -147,8 +147,9 @@ export class NatsKeysError extends Error {
 
 /**
  * Reads the keys from `dir`, creating them first when there are none. The
- * file is created exclusively, so controllers that share the directory and
- * start together end up with one set.
+ * file appears at once, complete, and never replaces another, so
+ * controllers that share the directory and start together end up with one
+ * set.
  */
 export async function loadOrCreateKeys(dir: string): Promise<NatsKeys> {
   const file = join(dir, KEY_FILE);
@@ -164,15 +165,16 @@ export async function loadOrCreateKeys(dir: string): Promise<NatsKeys> {
       route_secret: [...crypto.getRandomValues(new Uint8Array(24))]
         .map((b) => b.toString(16).padStart(2, "0")).join(""),
     };
-    const f = await Deno.open(file, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
+    // Written whole beside it, then linked into place: a link never
+    // replaces a file, and a controller starting at the same moment reads
+    // either no file or a complete one, never a half-written one.
+    const tmp = await Deno.makeTempFile({ dir, prefix: ".keys-" });
     try {
-      await f.write(new TextEncoder().encode(JSON.stringify(fresh, null, 2)));
+      await Deno.chmod(tmp, 0o600);
+      await Deno.writeTextFile(tmp, JSON.stringify(fresh, null, 2));
+      await Deno.link(tmp, file);
     } finally {
-      f.close();
+      await Deno.remove(tmp).catch(() => {});
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.AlreadyExists)) {
