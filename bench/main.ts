@@ -5,13 +5,14 @@
  *
  *   deno task bench                       the full run (about 9 minutes on 2 cores)
  *   deno task bench --sizes=100,1000      other barrier sizes (simulated workers)
- *   deno task bench --only=step,barrier   some parts: step,overhead,throughput,barrier,streaming,history,accounts
+ *   deno task bench --only=step,barrier   some parts: step,overhead,throughput,barrier,streaming,rollout,history,accounts
  *   deno task bench:smoke                 50 workers, 50 jobs, 20 steps, history 200 (CI)
  *   deno task bench --profile=DIR         + CPU profiles of the controller (skews timings)
  *   deno task bench --hold                keep the cluster up at the end until Ctrl-C
  *
  * Also: --steps=N --overhead-jobs=N --jobs=N --barrier-steps=N --history=N
- * --sim-procs=N --stream-workers=N --stream-steps=N --out=FILE, and
+ * --sim-procs=N --stream-workers=N --stream-steps=N --rollout-workers=N
+ * --rollout-rounds=N --out=FILE, and
  * --raw-ack=inbox: the raw workers take their JetStream acks on one inbox
  * subscription instead of one request each.
  * Only a full run (no --smoke, no --only) writes docs/BENCHMARKS.md unless
@@ -28,7 +29,7 @@
  * error, Ctrl-C or SIGTERM; simulated workers also exit if the bench dies.
  *
  * One file per benchmark (step, overhead, throughput, barrier, streaming,
- * history), on what env.ts starts; report.ts and table.ts print what they
+ * rollout, history), on what env.ts starts; report.ts and table.ts print what they
  * measured.
  */
 import { ROOT } from "../testing/mod.ts";
@@ -49,6 +50,7 @@ import { CONTROLLER, parseOptions } from "./options.ts";
 import { benchOverhead } from "./overhead.ts";
 import { RawBench } from "./raw.ts";
 import { renderMarkdown } from "./report.ts";
+import { benchRollout } from "./rollout.ts";
 import type { BenchResults } from "./results.ts";
 import { benchStep } from "./step.ts";
 import { benchStreaming } from "./streaming.ts";
@@ -100,6 +102,7 @@ async function main(): Promise<void> {
       for (const n of opts.sizes) await benchBarrier(env, raw, n, R);
     }
     if (opts.only.has("streaming")) await benchStreaming(env, R);
+    if (opts.only.has("rollout")) await benchRollout(env, R);
     if (opts.only.has("history")) await benchHistory(env, R);
     if (opts.only.has("accounts")) await benchAccounts(env, raw, R);
     R.final = {

@@ -28,6 +28,8 @@ export async function parseOptions(args: string[]) {
       history: { type: "string" },
       "stream-workers": { type: "string" },
       "stream-steps": { type: "string" },
+      "rollout-workers": { type: "string" },
+      "rollout-rounds": { type: "string" },
       "sim-procs": { type: "string", default: "2" },
       out: { type: "string" },
       profile: { type: "string" },
@@ -60,6 +62,8 @@ export async function parseOptions(args: string[]) {
     history: num(flags.history, 10_000, 200),
     streamWorkers: num(flags["stream-workers"], 1000, 50),
     streamSteps: num(flags["stream-steps"], 3, 2),
+    rolloutWorkers: num(flags["rollout-workers"], 1000, 50),
+    rolloutRounds: num(flags["rollout-rounds"], 5, 2),
     httpSamples: smoke ? 20 : 200,
     simProcs: Number(flags["sim-procs"]),
     // Only a full run rewrites docs/BENCHMARKS.md unless --out says otherwise.
@@ -67,7 +71,7 @@ export async function parseOptions(args: string[]) {
     profile: flags.profile,
     only: new Set(
       (flags.only ??
-        "step,overhead,throughput,barrier,streaming,history,accounts")
+        "step,overhead,throughput,barrier,streaming,rollout,history,accounts")
         .split(","),
     ),
   };
@@ -79,6 +83,16 @@ export async function parseOptions(args: string[]) {
   }
   if (!["request", "inbox"].includes(flags["raw-ack"]!)) {
     console.error("--raw-ack is request or inbox");
+    Deno.exit(2);
+  }
+  if (
+    !(opts.rolloutWorkers >= 10) || opts.rolloutWorkers % 10 !== 0 ||
+    !(opts.rolloutRounds >= 1)
+  ) {
+    // Ten batches of 10% split N evenly only when 10 divides it.
+    console.error(
+      "--rollout-workers takes a multiple of 10, --rollout-rounds at least 1",
+    );
     Deno.exit(2);
   }
   if (opts.sizes.some((n) => !(n >= 1)) || !(opts.simProcs >= 1)) {

@@ -16,6 +16,7 @@ import {
   throughputSection,
 } from "./report_sections.ts";
 import { streamingHow, streamingSection } from "./report_streaming.ts";
+import { rolloutHow, rolloutSection } from "./report_rollout.ts";
 
 export function renderMarkdown(R: BenchResults): string {
   const m = R.machine;
@@ -131,6 +132,7 @@ export function renderMarkdown(R: BenchResults): string {
       `  controller's peak counts while the N workers are enrolled and register and while GRID's job runs; the raw phases, where it reads`,
       `  and drops N raw results a step, are shown apart.`,
       ...streamingHow(R),
+      ...rolloutHow(R),
       `- Throughput: ${o.jobs} single-step \`ping echo\` jobs, each for one of ${o.tputWorkers} simulated workers (round robin), POSTed by 32`,
       `  concurrent clients; jobs/s = jobs ÷ (first POST → last job record written \`completed\`, seen on the KV bucket).`,
       `- History: finished single-step jobs are seeded through the API until ${
@@ -145,6 +147,7 @@ export function renderMarkdown(R: BenchResults): string {
     ...stepSection(R),
     ...barrierSection(R),
     ...streamingSection(R),
+    ...rolloutSection(R),
     ...throughputSection(R),
     ...historySection(R),
     ...accountsSection(R),

@@ -87,6 +87,14 @@ export interface StreamRun {
   foreignPct: number;
 }
 
+/** One way of running the rollout part's ten batches (rollout.ts). */
+export interface RolloutRun {
+  /** Submit to the last job's record written final, ms, one per round. */
+  wall: Stats;
+  /** CPU ms per run: controller, nats-server, all sim processes. */
+  cpu: Cpu;
+}
+
 export interface Target {
   what: string;
   target: string;
@@ -204,6 +212,18 @@ export interface BenchResults {
       /** Lines the workers wrote. */
       sent: number;
     };
+  };
+  /** A rollout in batches of 10% against the same barrier steps without. */
+  rollout?: {
+    n: number;
+    batches: number;
+    rounds: number;
+    rollout: RolloutRun;
+    /** The target's baseline: ten barrier steps on N/10 nodes, one job. */
+    steps: RolloutRun;
+    /** Ten one-step jobs, one per tenth, back to back. */
+    jobs: RolloutRun;
+    foreignPct: number;
   };
   targets?: Target[];
   elapsedSec?: number;

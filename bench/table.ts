@@ -11,6 +11,7 @@ import {
 } from "./format.ts";
 import type { BenchResults } from "./results.ts";
 import { streamingLine } from "./report_streaming.ts";
+import { rolloutLine } from "./report_rollout.ts";
 
 export function renderTable(R: BenchResults): string {
   const out: string[] = [""];
@@ -60,6 +61,7 @@ export function renderTable(R: BenchResults): string {
     out.push("");
   }
   out.push(...streamingLine(R));
+  out.push(...rolloutLine(R));
   if (R.throughput) {
     const t = R.throughput;
     out.push(

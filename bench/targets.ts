@@ -5,6 +5,7 @@
 import { ms } from "./lib.ts";
 import { fx, mib, x } from "./format.ts";
 import type { BenchResults, Target } from "./results.ts";
+import { rolloutTarget } from "./report_rollout.ts";
 
 export function checkTargets(R: BenchResults): Target[] {
   const out: Target[] = [];
@@ -54,6 +55,7 @@ export function checkTargets(R: BenchResults): Target[] {
       ok: r <= 1.25,
     });
   }
+  out.push(...rolloutTarget(R));
   if (R.throughput) {
     out.push({
       what: `throughput, ${R.throughput.jobs} single-step jobs via the API`,

@@ -6,6 +6,8 @@ import { parseArgs } from "node:util";
 import type { TokenScope } from "../models/auth.ts";
 import type { JobStatus, Strategy, Target } from "../models/job.ts";
 import { jobList, jobLogs, jobPlan, jobRun } from "./args_job.ts";
+import { ROLLOUT_OPTION_NAMES, ROLLOUT_OPTIONS } from "./args_job.ts";
+import type { RolloutFlags } from "./args_job.ts";
 import { audit, nodeEnroll, tokenCreate } from "./args_admin.ts";
 import { seeHelp, str, UsageError, type Values } from "./usage.ts";
 
@@ -30,6 +32,7 @@ interface JobFields {
   target?: Target;
   strategy?: Strategy;
   timeout?: string;
+  rollout?: RolloutFlags;
 }
 
 export type Command =
@@ -110,6 +113,7 @@ const OPTIONS = {
   confirm: { type: "boolean" },
   yes: { type: "boolean", short: "y" },
   label: { type: "string", short: "l" },
+  ...ROLLOUT_OPTIONS,
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
@@ -138,6 +142,7 @@ const JOB_OPTIONS = [
   "file",
   "strategy",
   "timeout",
+  ...ROLLOUT_OPTION_NAMES,
 ] as const satisfies readonly OptionName[];
 
 /** Every command: its extra options and how many positional arguments it takes. */

@@ -3,6 +3,7 @@ import { parseDuration } from "../models/duration.ts";
 import { JobStatus, Strategy, Target } from "../models/job.ts";
 import { NodeId } from "../models/names.ts";
 import { parseSelector } from "../models/selector.ts";
+import { Rollout } from "../models/rollout.ts";
 import type { Command, JobSource } from "./args.ts";
 import { positiveInt, seeHelp, str, UsageError, type Values } from "./usage.ts";
 
@@ -84,7 +85,54 @@ function jobFields(
     }
     cmd.timeout = timeout;
   }
+  const rollout = rolloutFlags(values);
+  if (rollout) cmd.rollout = rollout;
   return cmd;
+}
+
+/** --batch, --canary, --pause, --max-failures: merged into the job's rollout. */
+export type RolloutFlags = Partial<Rollout>;
+
+export const ROLLOUT_OPTION_NAMES = [
+  "batch",
+  "canary",
+  "pause",
+  "max-failures",
+] as const;
+
+export const ROLLOUT_OPTIONS = {
+  batch: { type: "string" },
+  canary: { type: "string" },
+  pause: { type: "string" },
+  "max-failures": { type: "string" },
+} as const;
+
+/** Each rollout field's flag, for errors that name what the operator typed. */
+export const ROLLOUT_FLAGS = {
+  batch: "--batch",
+  canary: "--canary",
+  pause: "--pause",
+  max_failures: "--max-failures",
+} as const satisfies Record<keyof Rollout, string>;
+
+/**
+ * The rollout fields given as flags, each checked alone by the job schema's
+ * own field (whether they fit together is judged once merged with the file).
+ * Digits are a count, as `batch: 2` in YAML; anything else stays text.
+ */
+function rolloutFlags(values: Values): Partial<Rollout> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const [field, flag] of Object.entries(ROLLOUT_FLAGS)) {
+    const text = str(values[flag.slice(2)]);
+    if (text === undefined) continue;
+    const value = /^\d+$/.test(text.trim()) ? Number(text) : text;
+    const r = Rollout.shape[field as keyof Rollout].safeParse(value);
+    if (!r.success) {
+      throw new UsageError(`${flag} "${text}": ${r.error.issues[0]!.message}`);
+    }
+    out[field] = value;
+  }
+  return Object.keys(out).length > 0 ? out as Partial<Rollout> : undefined;
 }
 
 /** `key=value` arguments to params; the value may itself contain "=". */

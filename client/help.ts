@@ -1,7 +1,7 @@
 /** `--help` texts, one per command and command group. */
 import type { Topic } from "./args.ts";
 import { DEFAULT_API } from "./api.ts";
-import { jobPlanHelp, TARGET_OPTIONS } from "./help_plan.ts";
+import { jobPlanHelp, ROLLOUT_OPTIONS, TARGET_OPTIONS } from "./help_plan.ts";
 import { backendHelp } from "./help_backend.ts";
 
 const GLOBAL = `Global options:
@@ -90,6 +90,7 @@ ${TARGET_OPTIONS}
   -f, --file FILE          Read the job from FILE
   -s, --strategy NAME      fail-fast (default) or continue
       --timeout DURATION   Job timeout, e.g. 30s, 5m, 1m30s
+${ROLLOUT_OPTIONS}
       --confirm            Print the job's plan (see 'gridc job plan') and
                            ask y/N before submitting; off a terminal it
                            refuses unless --yes is given too
@@ -103,12 +104,14 @@ ${TARGET_OPTIONS}
                            not the job (use 'gridc job cancel ID')
 
 With -f, the options -t (or --selector), -s and --timeout override the
-file's values.
+file's values, and each rollout flag its own field of the file's rollout
+(--pause 1m keeps the file's batch and canary).
 
 Examples:
   gridc job run -t all ping echo message=hello
   gridc job run -t group:web apt install package=nginx --wait
   gridc job run -f deploy.yaml --wait
+  gridc job run -f upgrade.yaml -s continue --batch 10% --canary 1 --max-failures 5%
 
 ${GLOBAL}
 

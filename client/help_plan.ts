@@ -7,6 +7,17 @@ export const TARGET_OPTIONS =
                            "role=web,env!=canary,!node:web-03" (README,
                            "Targeting")`;
 
+/** The rollout flags `job run` and `job plan` share. */
+export const ROLLOUT_OPTIONS =
+  `      --batch N|PCT        Run the job batch by batch: nodes per batch, a
+                           count or a share such as 10% (README, "Rolling
+                           out in batches")
+      --canary N           A first batch of N nodes, then pause until
+                           'gridc job resume ID'
+      --pause DURATION     Wait between batches, e.g. 30s
+      --max-failures N|PCT Nodes that may fail before no new batch starts
+                           (needs -s continue)`;
+
 export function jobPlanHelp(global: string, exitStatus: string): string {
   return `Usage:
   gridc job plan [options] BACKEND ACTION [KEY=VALUE...]
@@ -23,6 +34,10 @@ ${TARGET_OPTIONS}
   -f, --file FILE          Read the job from FILE
   -s, --strategy NAME      fail-fast (default) or continue
       --timeout DURATION   Job timeout, e.g. 30s, 5m, 1m30s
+${ROLLOUT_OPTIONS}
+
+With -f, these options override the file's values; a rollout flag
+overrides only its own field of the file's rollout.
 
 The exit status is 1 when the controller would refuse the job (the reason
 is printed). With -o json, the plan as POST /job/plan answers it.

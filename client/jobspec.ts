@@ -10,13 +10,18 @@ import {
   type Strategy,
   type Target,
 } from "../models/job.ts";
+import { z } from "zod";
+import type { Rollout } from "../models/rollout.ts";
 import { UsageError } from "./args.ts";
+import { ROLLOUT_FLAGS } from "./args_job.ts";
 
 /** What the command line adds to (or overrides in) a job. */
 export interface JobOverrides {
   target?: Target;
   strategy?: Strategy;
   timeout?: string;
+  /** Rollout fields from flags: each wins over the file's same field. */
+  rollout?: Partial<Rollout>;
 }
 
 /** The body to submit: the operator's job as written, after checking. */
@@ -34,6 +39,7 @@ export function shorthandJob(
   return check(
     { target: { scope: "all" }, ...overrides, tasks: [task] },
     "invalid job",
+    overrides.rollout,
   );
 }
 
@@ -93,7 +99,15 @@ export function fileJob(
     if (JOB_KEYS.includes(key)) job[key] = value;
     else if (!QUIET_KEYS.includes(key)) ignored.push(key);
   }
-  return { body: check({ ...job, ...overrides }, name), ignored };
+  const merged: JobBody = { ...job, ...overrides };
+  const file = job.rollout;
+  if (overrides.rollout && isObject(file)) {
+    merged.rollout = { ...file, ...overrides.rollout };
+  } else if (overrides.rollout && file !== undefined) {
+    // Not a mapping: the file's mistake is reported, not papered over.
+    merged.rollout = file;
+  }
+  return { body: check(merged, name, overrides.rollout), ignored };
 }
 
 /** Turns non-string scalars under a `params` key into their source text. */
@@ -119,8 +133,42 @@ function reason(message: string): string {
   )[0]!.trim();
 }
 
-function check(body: JobBody, where: string): JobBody {
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Checks the job against the API's schema. A problem with a rollout field
+ * a flag set names the flag (the file never said it); a flag-made rollout
+ * without a batch says where one goes.
+ */
+function check(
+  body: JobBody,
+  where: string,
+  flags?: Partial<Rollout>,
+): JobBody {
+  const rollout = body.rollout as Record<string, unknown> | undefined;
+  if (flags && isObject(rollout) && rollout.batch === undefined) {
+    const given = Object.keys(flags).map((f) =>
+      ROLLOUT_FLAGS[f as keyof Rollout]
+    );
+    throw new UsageError(
+      `${given.join(", ")} need${
+        given.length === 1 ? "s" : ""
+      } a batch size: add --batch (e.g. --batch 10%) or rollout.batch in the job file`,
+    );
+  }
   const r = JobSpec.safeParse(body);
-  if (!r.success) throw new UsageError(`${where}: ${describeIssues(r.error)}`);
-  return body;
+  if (r.success) return body;
+  const byFlag = (i: z.core.$ZodIssue) =>
+    flags !== undefined && i.path[0] === "rollout" &&
+    Object.hasOwn(flags, i.path[1] as string);
+  const flagged = r.error.issues.filter(byFlag).map((i) => {
+    const field = i.path[1] as keyof Rollout;
+    return `${ROLLOUT_FLAGS[field]} "${flags![field]}": ${i.message}`;
+  });
+  const rest = r.error.issues.filter((i) => !byFlag(i));
+  const fromFile = rest.length > 0
+    ? [`${where}: ${describeIssues(new z.ZodError(rest))}`]
+    : [];
+  throw new UsageError([...flagged, ...fromFile].join("; "));
 }

@@ -196,6 +196,20 @@ function rolloutFields(r: RolloutStatus): [string, string | Cell][] {
   return out;
 }
 
+/**
+ * A running rollout says where it is: waiting for `job resume` stands out,
+ * so a list shows which jobs wait on an operator.
+ */
+function listStatus(j: JobSummary): Cell {
+  const r = j.rollout_status;
+  if (j.status !== "running" || !r) return status(j.status);
+  if (r.paused) return { text: "running (paused)", style: "yellow" };
+  return {
+    ...status("running"),
+    text: `running (batch ${r.batch}/${r.batches})`,
+  };
+}
+
 /** `job list`: one row per job, newest first as the API sends them. */
 export function renderJobList(
   jobs: readonly JobSummary[],
@@ -214,7 +228,7 @@ export function renderJobList(
     ],
     jobs.map((j) => [
       j.id,
-      status(j.status),
+      listStatus(j),
       formatTarget(j.target),
       String(j.steps),
       String(j.expected.length),

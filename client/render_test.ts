@@ -143,6 +143,32 @@ Deno.test("renderJobList() shows one row per job", () => {
   assert.equal(renderJobList([], view(60)), "No jobs.\n");
 });
 
+Deno.test("renderJobList() says which rollouts wait for job resume", () => {
+  const rollout = (r: Record<string, unknown>) =>
+    summary({
+      status: "running",
+      rollout_status: { batch: 1, batches: 4, ...r },
+    });
+  const text = renderJobList([
+    rollout({ paused: true }),
+    { ...rollout({ batch: 3 }), id: "j2" },
+    { ...rollout({ paused: true }), id: "j3", status: "failed" },
+  ], view(70));
+  assert.deepEqual(text.split("\n").map((l) => l.split(/ {2,}/)[1]), [
+    "STATUS",
+    "running (paused)",
+    "running (batch 3/4)",
+    "failed",
+    undefined,
+  ]);
+  // On a terminal the paused one stands out.
+  const colored = renderJobList([rollout({ paused: true })], {
+    ...view(70),
+    color: true,
+  });
+  assert.ok(colored.includes("\x1b[33mrunning (paused)"), colored);
+});
+
 Deno.test("renderNodes() shows id, hostname, groups, status and last seen", () => {
   const text = renderNodes([
     node(),

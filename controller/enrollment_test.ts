@@ -6,6 +6,7 @@ import { RefusedError } from "./errors.ts";
 import { loadOrCreateKeys } from "./nats_keys.ts";
 import { NatsTrust } from "./nats_trust.ts";
 import { MemoryBucket } from "./testing.ts";
+import { waitFor } from "../testing/wait.ts";
 
 interface Account {
   nats: { revocations?: Record<string, number>; imports?: unknown[] };
@@ -74,9 +75,19 @@ Deno.test("Enrollments: a revocation made by another controller is pushed here t
   try {
     await a.e.enroll("n1", ["web"], "ops");
     await a.e.revoke("n1", "ops");
-    // b sees the record change and pushes the account with it.
-    await b.clock.advance(0);
-    assert.deepEqual(b.revoked(), [a.e.get("n1")!.user]);
+    // b sees the record change and pushes the account with it (the push
+    // signs a JWT, so it settles a few turns later, not at once).
+    const user = a.e.get("n1")!.user;
+    await waitFor(
+      "b to push the revocation",
+      async () => {
+        await b.clock.advance(0);
+        return b.pushed.length > 1 && b.revoked().includes(user);
+      },
+      5_000,
+      10,
+    );
+    assert.deepEqual(b.revoked(), [user]);
   } finally {
     a.e.stop();
     b.e.stop();

@@ -94,7 +94,13 @@ export class JobStore {
     const from = await this.#fromCheckpoint();
     const f = await this.#kv.followFrom(from, (e) => this.#follow(e));
     this.#stop = () => f.stop();
-    const loaded = await this.#loadActive();
+    let loaded: number;
+    try {
+      loaded = await this.#loadActive();
+    } catch (e) {
+      this.stop(); // so that a retried start follows once
+      throw e;
+    }
     if (this.#index.size === 0) return;
     log.info("job records read", {
       jobs: this.#index.size,

@@ -296,12 +296,19 @@ class Session {
   #begin(rec: JobRecord): void {
     this.#followOutput();
     this.#batch = [];
+    // The result event being applied: its data goes out with its outcome,
+    // which the fold below does not keep.
+    let applying: { seq: number; data: unknown } | undefined;
     // Results without outputs: no output is kept (a budget of 0).
     const { state } = startJob({
       ...initFor(rec, true),
       outputBudget: 0,
-      onOutcome: (step, node, o) =>
-        this.#batch?.push({ step, node, ...nodeResult(o) }),
+      onOutcome: (step, node, o) => {
+        const data = applying && o.seq === applying.seq
+          ? applying.data
+          : undefined;
+        this.#batch?.push({ step, node, ...nodeResult(o, undefined, data) });
+      },
     });
     this.#state = state;
     // Skips decided at the start belong to the moment it started.
@@ -313,7 +320,11 @@ class Session {
         if (this.#done) return;
         this.#seen = seq;
         this.#batch = [];
+        applying = ev.type === "result" && ev.data !== undefined
+          ? { seq, data: ev.data }
+          : undefined;
         applyEvent(state, ev, seq);
+        applying = undefined;
         this.#flush(seq);
         const now = this.deps.record(this.id);
         if (now && !TERMINAL.has(now.status)) this.#status(now);

@@ -66,7 +66,7 @@ export interface CommandLog {
  * another node, is forged). Anything else is reported once and skipped.
  */
 export function readEvent(
-  m: { subject: string; seq: number; json(): unknown },
+  m: { subject: string; seq: number; json(): unknown; time?: Date },
   bad: BadRecords = badRecords,
 ): JobEvent | undefined {
   const ev = readRecord(() => m.json(), JobEvent);
@@ -83,5 +83,29 @@ export function readEvent(
     );
     return undefined;
   }
-  return ev.value;
+  const stored = m.time?.getTime();
+  return stored === undefined ? ev.value : onServerClock(ev.value, stored);
+}
+
+/** How far a worker's clock may run ahead of the server's before it is corrected. */
+export const CLOCK_AHEAD_MS = 1000;
+
+/**
+ * A result cannot finish after the server stored it: when its times say
+ * so, the worker's clock runs fast, and they are moved back by that much
+ * (durations kept). The scheduler times retries and rollout pauses from a
+ * result's `finished_at`; a worker 10 minutes fast would otherwise delay
+ * its retries by 10 minutes. The stored time is the message's, so a replay
+ * corrects it the same way.
+ */
+export function onServerClock(ev: JobEvent, storedMs: number): JobEvent {
+  if (ev.type !== "result") return ev;
+  const ahead = Date.parse(ev.finished_at) - storedMs;
+  if (!(ahead > CLOCK_AHEAD_MS)) return ev;
+  const back = (iso: string) => new Date(Date.parse(iso) - ahead).toISOString();
+  return {
+    ...ev,
+    finished_at: back(ev.finished_at),
+    ...(ev.started_at ? { started_at: back(ev.started_at) } : {}),
+  };
 }

@@ -154,16 +154,21 @@ export async function main(argv: string[]): Promise<void> {
       }),
   );
   const kvm = new Kvm(nc);
+  // Each start-up step that reads or writes JetStream is retried: a cluster
+  // catching up after a restart can let one request time out, and a
+  // controller that exits on it only comes back to the same wait.
+  const open = (bucket: string) =>
+    retry(`opening ${bucket}`, () => kvm.open(bucket));
   const js = jetstreamClient(nc);
   const enrollments = new Enrollments(
-    natsBucket(await kvm.open(BUCKET_ENROLL), js, "enrollments"),
+    natsBucket(await open(BUCKET_ENROLL), js, "enrollments"),
     trust,
     (jwt) => pushAccount(sys, jwt),
     systemClock,
   );
   await retry("pushing the workers account", () => enrollments.start());
   const registry = new Registry(
-    natsBucket(await kvm.open(BUCKET_NODES), js, "nodes"),
+    natsBucket(await open(BUCKET_NODES), js, "nodes"),
     config.nodes.offline_after,
     enrollments,
     config.nats.name,
@@ -184,23 +189,23 @@ export async function main(argv: string[]): Promise<void> {
   server?.watchErrors((line) => storage.note(line));
   registry.storage = storage;
   storage.start();
-  await registry.start();
-  const jobsBucket = natsBucket(await kvm.open(BUCKET_JOBS), js, "job records");
+  await retry("following the node registry", () => registry.start());
+  const jobsBucket = natsBucket(await open(BUCKET_JOBS), js, "job records");
   const checkpoints = new Checkpoints(
-    natsBucket(await kvm.open(BUCKET_HISTORY), js, "history"),
+    natsBucket(await open(BUCKET_HISTORY), js, "history"),
   );
   const store = new JobStore(jobsBucket, undefined, { checkpoints });
-  await store.start();
+  await retry("reading job records", () => store.start());
   const peers = new Peers(
-    await kvm.open(BUCKET_CONTROLLERS),
+    await open(BUCKET_CONTROLLERS),
     systemClock,
     { id: config.nats.name, hostname: Deno.hostname(), version: VERSION },
     config.controller.heartbeat_interval,
     config.controller.stale_threshold,
     js,
   );
-  await peers.start();
-  const jsm = await jetstreamManager(nc);
+  await retry("following the controllers", () => peers.start());
+  const jsm = await retry("opening JetStream", () => jetstreamManager(nc));
   const events = new NatsEventLog(js, jsm);
   const limits = {
     maxConcurrent: config.scheduler.max_concurrent,
@@ -213,7 +218,7 @@ export async function main(argv: string[]): Promise<void> {
   const rows = new JobRows(fold);
   store.onChange((s) => metrics.record(s.rec));
   const claims = new KvClaims(
-    natsBucket(await kvm.open(BUCKET_CLAIMS), js, "claims"),
+    natsBucket(await open(BUCKET_CLAIMS), js, "claims"),
   );
   const runner = new Runner({
     observer: metrics,
@@ -231,7 +236,7 @@ export async function main(argv: string[]): Promise<void> {
       offlineAfterMs: config.nodes.offline_after,
     },
   });
-  await runner.start();
+  await retry("starting the runner", () => runner.start());
   const retention = new Retention({
     store,
     claims,
@@ -243,10 +248,10 @@ export async function main(argv: string[]): Promise<void> {
   retention.start();
 
   const tokens = new TokenStore(
-    natsBucket(await kvm.open(BUCKET_TOKENS), js, "tokens"),
+    natsBucket(await open(BUCKET_TOKENS), js, "tokens"),
     systemClock,
   );
-  await tokens.start();
+  await retry("following tokens", () => tokens.start());
   const nodeAdmin: NodeAdmin = {
     enroll: (id, groups, by, labels) =>
       enrollments.enroll(id, groups, by, labels),

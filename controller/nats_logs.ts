@@ -120,7 +120,7 @@ export class NatsEventLog implements EventLog {
     const m = await this.jsm.streams.getMessage(STREAM_RESULTS, { seq });
     if (!m) return { output: "" };
     const ev = readEvent(
-      { subject: m.subject, seq, json: () => m.json() },
+      { subject: m.subject, seq, json: () => m.json(), time: m.time },
       this.bad,
     );
     if (ev?.type !== "result") return { output: "" };

@@ -198,6 +198,11 @@ export class NatsServer {
    */
   async recycle(graceMs = 3000): Promise<void> {
     this.#recycling = true;
+    await this.#end(graceMs);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+  async #end(graceMs: number): Promise<void> {
     try {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }
@@ -218,16 +223,7 @@ export class NatsServer {
   async stop(graceMs = 5000): Promise<void> {
     if (this.#stopping) return void await this.exited;
     this.#stopping = true;
-    try {
-      this.#child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, graceMs);
-    await this.exited;
-    clearTimeout(timer);
+    await this.#end(graceMs);
     await Deno.remove(this.#tmp, { recursive: true }).catch(() => {});
   }
 }

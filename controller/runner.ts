@@ -129,8 +129,8 @@ export class Runner {
   async start(): Promise<void> {
     const { store, config, clock, peers } = this.#d;
     this.#graceUntil = clock.now() + config.offlineAfterMs;
+    await this.#feed.start(); // first: a start retried after it failed registers once
     store.onChange((s) => this.#onRecord(s));
-    await this.#feed.start();
     // Our own running jobs (a restart) and those of controllers that are gone.
     await this.#takeOver();
     this.#timers.push(clock.every(config.tickMs ?? 250, () => this.#tick()));

@@ -1,18 +1,21 @@
 /**
  * Scenario runner: `deno task scenario FILE...` or `deno task scenario --all`.
- * Starts a local cluster (controller + web-01, web-02, db-01), runs each job
- * with `gridc job run --wait`, and checks the outcome the file's `expect`
- * declares. Exits 0 only when every scenario matches.
+ * Starts a local cluster (controller + web-01, web-02, db-01; db-01 also
+ * runs sysinfo, health, file and config, writing in SCENARIO_DIR), runs each
+ * job with `gridc job run --wait`, and checks the outcome the file's
+ * `expect` declares. Exits 0 only when every scenario matches.
  */
 import { parse } from "yaml";
 import { Cluster } from "../testing/mod.ts";
-import { gridc, gridcEnv, LOCAL_FLEET } from "./fleet.ts";
+import { gridc, gridcEnv, SCENARIO_DIR, SCENARIO_FLEET } from "./fleet.ts";
 
 interface Expect {
   status: string;
   /** step → node (or "*" for every node with a result) → status */
   results?: Record<string, Record<string, string>>;
   attempts?: Record<string, Record<string, number>>;
+  /** Exactly the nodes the target selected (the job's `expected`), any order. */
+  nodes?: string[];
 }
 
 const EXIT_FOR: Record<string, number> = {
@@ -65,6 +68,11 @@ export function check(
       }
     }
   };
+  if (expect.nodes) {
+    const want = [...expect.nodes].sort().join(", ");
+    const got = [...(job.expected as string[] ?? [])].sort().join(", ");
+    if (got !== want) problems.push(`nodes: want ${want}, got ${got}`);
+  }
   compare(expect.results, "status");
   compare(expect.attempts, "attempts");
   return problems;
@@ -102,6 +110,20 @@ async function runOne(c: Cluster, file: string): Promise<string[]> {
   return check(doc.expect, job, out.code);
 }
 
+/**
+ * Creates SCENARIO_DIR unless it is there (a run beside this one may use
+ * it); true when this run made it, and so removes it.
+ */
+async function makeScenarioDir(): Promise<boolean> {
+  try {
+    await Deno.mkdir(SCENARIO_DIR, { mode: 0o700 });
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) return false;
+    throw e;
+  }
+}
+
 async function main(): Promise<void> {
   const args = Deno.args;
   if (args.length === 0) usage();
@@ -112,11 +134,18 @@ async function main(): Promise<void> {
     : args;
   console.log(
     `starting a local cluster (controller + ${
-      LOCAL_FLEET.map((w) => w.id).join(", ")
+      SCENARIO_FLEET.map((w) => w.id).join(", ")
     })`,
   );
-  const c = await new Cluster({ workers: LOCAL_FLEET, taskTimeout: "1m" })
-    .start();
+  const made = await makeScenarioDir();
+  let c: Cluster;
+  try {
+    c = await new Cluster({ workers: SCENARIO_FLEET, taskTimeout: "1m" })
+      .start();
+  } catch (e) {
+    if (made) await Deno.remove(SCENARIO_DIR, { recursive: true });
+    throw e;
+  }
   let passed = 0;
   let failed = 0;
   try {
@@ -139,6 +168,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await c.stop();
+    if (made) await Deno.remove(SCENARIO_DIR, { recursive: true });
   }
   console.log(`scenarios: ${passed} passed, ${failed} failed`);
   Deno.exit(failed === 0 ? 0 : 1);

@@ -32,6 +32,8 @@ export interface WorkerSpec {
   enrolled?: string[];
   /** A creds file of its own choosing instead of enrolling (attack tests). */
   credentials?: string | null;
+  /** Labels it is enrolled with and claims in `worker.labels`. */
+  labels?: Record<string, string>;
 }
 
 export interface ClusterOptions {
@@ -190,7 +192,7 @@ ${creds === null ? "" : `    credentials: ${creds}\n`}${
   groups: [${(w.groups ?? []).join(", ")}]
   heartbeat_interval: ${w.heartbeat ?? "500ms"}
   drain_timeout: ${w.drain ?? "1s"}
-${w.extra ?? ""}`;
+${w.labels ? `  labels: ${JSON.stringify(w.labels)}\n` : ""}${w.extra ?? ""}`;
   }
 
   /** Enrolls it (once) as an admin would, then starts it with its creds. */
@@ -202,6 +204,7 @@ ${w.extra ?? ""}`;
         w.id,
         w.enrolled ?? w.groups ?? [],
         this.credsFile(w.id),
+        w.labels,
       );
     }
     const file = join(this.dir, `${w.id}.yaml`);

@@ -81,6 +81,7 @@ export async function enrollTo(
   id: string,
   groups: string[],
   file: string,
+  labels?: Record<string, string>,
 ): Promise<string> {
   try {
     await Deno.stat(file);
@@ -91,10 +92,7 @@ export async function enrollTo(
   const r = await httpRequest(
     `${api}/nodes/enroll`,
     "POST",
-    {
-      id,
-      groups,
-    },
+    { id, groups, ...(labels ? { labels } : {}) },
     30_000,
     token,
   );

@@ -25,6 +25,7 @@ function overridesOf(cmd: Cmd<"job run"> | Cmd<"job plan">): JobOverrides {
   if (cmd.target) overrides.target = cmd.target;
   if (cmd.strategy) overrides.strategy = cmd.strategy;
   if (cmd.timeout) overrides.timeout = cmd.timeout;
+  if (cmd.rollout) overrides.rollout = cmd.rollout;
   return overrides;
 }
 
@@ -94,9 +95,15 @@ async function confirmed(
 function submitted(job: JobView): string {
   const steps = leafLabels(job.tasks).length;
   const timeout = job.timeout ? `, timeout ${job.timeout}` : "";
+  const r = job.rollout;
+  const rollout = r
+    ? `, in batches of ${r.batch}${
+      r.canary === undefined ? "" : ` after a canary of ${r.canary}`
+    }`
+    : "";
   return `Job ${job.id} submitted (${job.status}): ${steps} step${
     steps === 1 ? "" : "s"
-  } on ${formatTarget(job.target)}, ${job.strategy}${timeout}`;
+  } on ${formatTarget(job.target)}, ${job.strategy}${timeout}${rollout}`;
 }
 
 /** The job to submit; warns about file keys that are not part of a job. */

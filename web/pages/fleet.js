@@ -35,6 +35,12 @@ function groupsOf(nodes) {
   return [...groups].sort(([a], [b]) => a.localeCompare(b));
 }
 
+/** A node's labels as `key=value`, by key: what a selector matches. */
+function labelsOf(n) {
+  return Object.entries(n.labels ?? {}).sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+}
+
 export function Fleet() {
   const nodes = usePolled("/nodes", 5000);
   const ctls = usePolled("/controllers", 10000);
@@ -45,7 +51,8 @@ export function Fleet() {
     if (!f) return list;
     return list.filter((n) =>
       n.id.toLowerCase().includes(f) || n.hostname.toLowerCase().includes(f) ||
-      n.status === f || n.groups.some((g) => g.toLowerCase() === f)
+      n.status === f || n.groups.some((g) => g.toLowerCase() === f) ||
+      labelsOf(n).some((l) => l.toLowerCase() === f)
     );
   }, [list, filter]);
   const count = (s) => list.filter((n) => n.status === s).length;
@@ -57,6 +64,9 @@ export function Fleet() {
         <span class="mono">${n.id}</span>
         <span>${n.hostname}</span>
         <span>${n.groups.join(", ") || "—"}</span>
+        <span class="mono" data-testid="node-labels"
+          title=${labelsOf(n).join(", ")}>${labelsOf(n).join(", ") ||
+            "—"}</span>
         <span><${Badge} status=${n.status} /></span>
         <span class="mono dim">${n.backends.join(", ") || "—"}</span>
         <span class="dim">${n.running
@@ -105,11 +115,12 @@ export function Fleet() {
       <section>
         <h2>Nodes <span class="dim">${shown.length} of ${list
           .length}</span></h2>
-        <input class="filter" placeholder="filter: id, host, group or status"
+        <input class="filter"
+          placeholder="filter: id, host, group, key=value or status"
           value=${filter} onInput=${(e) => setFilter(e.currentTarget.value)}
           data-testid="node-filter" />
         <div class="row nodes-row head">
-            <span>ID</span><span>HOST</span><span>GROUPS</span><span>STATUS</span>
+            <span>ID</span><span>HOST</span><span>GROUPS</span><span>LABELS</span><span>STATUS</span>
             <span>BACKENDS</span><span>RUNNING</span><span>LAST SEEN</span>
           </div>
         <${VirtualRows} count=${shown.length} rowHeight=${28} height=${560}

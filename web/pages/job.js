@@ -5,6 +5,7 @@
 import { html, useEffect, useMemo, useRef, useState } from "../html.js";
 import { api } from "../api.js";
 import { followJob, followOutput } from "../live.js";
+import { RolloutFields, runningBatch, useRolloutStatus } from "./rollout.js";
 import {
   ago,
   Badge,
@@ -123,6 +124,8 @@ export function Job({ id }) {
 
   const labels = useMemo(() => (job ? leafLabels(job.tasks) : []), [job?.id]);
   const phases = useMemo(() => (job ? phaseRanges(job.tasks) : []), [job?.id]);
+  const [rollout, setRollout] = useRolloutStatus(job);
+  const [resuming, setResuming] = useState(false);
   if (error) {
     return html`
       <main>
@@ -145,8 +148,10 @@ export function Job({ id }) {
   const phase = job.status === "running"
     ? phases.find((p) => job.step >= p.first && job.step <= p.last)
     : undefined;
+  const batch = runningBatch(job.expected, rollout);
   /** The step `node` runs now: its first in the phase without a result. */
   const runningStep = (node) => {
+    if (batch && !batch.has(node)) return;
     for (let s = phase?.first ?? 0; phase && s <= phase.last; s++) {
       if (!results.current.has(`${s}:${node}`)) return s;
     }
@@ -157,6 +162,18 @@ export function Job({ id }) {
       await api(`/job/${job.id}/cancel`, { method: "POST" });
     } catch (e) {
       setNote(e.message);
+    }
+  };
+  const resume = async () => {
+    setNote(undefined);
+    setResuming(true);
+    try {
+      const { data } = await api(`/job/${job.id}/resume`, { method: "POST" });
+      setRollout(data.rollout_status);
+    } catch (e) {
+      setNote(e.message);
+    } finally {
+      setResuming(false);
     }
   };
   const row = (i) => {
@@ -202,6 +219,8 @@ export function Job({ id }) {
     job.offline?.length ? ` (offline: ${job.offline.join(", ")})` : ""
   }</dd>
       <dt>Results</dt><dd data-testid="done-count">${done}/${total}</dd>
+      <${RolloutFields} job=${job} status=${rollout} onResume=${resume}
+        resuming=${resuming} />
       <dt>Created</dt><dd>${ago(job.created_at)}${
     job.submitted_by ? ` by ${job.submitted_by}` : ""
   }</dd>

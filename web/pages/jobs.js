@@ -70,7 +70,12 @@ export function Jobs({ status }) {
             <a class="row jobs-row" key=${j.id} href=${`#/job/${j.id}`}
               data-testid="job-row" data-id=${j.id}>
               <span class="mono">${j.id}</span>
-              <span><${Badge} status=${j.status} /></span>
+              <span><${Badge} status=${j
+                .status} />${j.status === "running" && j.rollout_status?.paused
+                ? html`
+                  <span class="dim" data-testid="job-paused">paused</span>
+                `
+                : ""}</span>
               <span>${target(j.target)}</span>
               <span class="bar" title=${`${p.done}/${p.total} node results`}>
                         <i class=${`fill fill-${j.status}`}
