@@ -154,11 +154,13 @@ export async function main(argv: string[]): Promise<void> {
       }),
   );
   const kvm = new Kvm(nc);
-  // Each start-up step that reads or writes JetStream is retried: a cluster
-  // catching up after a restart can let one request time out, and a
-  // controller that exits on it only comes back to the same wait.
+  // Each later start-up step that reads or writes JetStream is retried, for
+  // longer than the first contact above (which fails fast on a server
+  // without JetStream): a cluster catching up after a restart can let
+  // requests time out for a while, and a controller that exits on one only
+  // comes back to the same wait.
   const open = (bucket: string) =>
-    retry(`opening ${bucket}`, () => kvm.open(bucket));
+    retry(`opening ${bucket}`, () => kvm.open(bucket), STARTUP_WAIT_MS);
   const js = jetstreamClient(nc);
   const enrollments = new Enrollments(
     natsBucket(await open(BUCKET_ENROLL), js, "enrollments"),
@@ -166,7 +168,11 @@ export async function main(argv: string[]): Promise<void> {
     (jwt) => pushAccount(sys, jwt),
     systemClock,
   );
-  await retry("pushing the workers account", () => enrollments.start());
+  await retry(
+    "pushing the workers account",
+    () => enrollments.start(),
+    STARTUP_WAIT_MS,
+  );
   const registry = new Registry(
     natsBucket(await open(BUCKET_NODES), js, "nodes"),
     config.nodes.offline_after,
@@ -189,13 +195,17 @@ export async function main(argv: string[]): Promise<void> {
   server?.watchErrors((line) => storage.note(line));
   registry.storage = storage;
   storage.start();
-  await retry("following the node registry", () => registry.start());
+  await retry(
+    "following the node registry",
+    () => registry.start(),
+    STARTUP_WAIT_MS,
+  );
   const jobsBucket = natsBucket(await open(BUCKET_JOBS), js, "job records");
   const checkpoints = new Checkpoints(
     natsBucket(await open(BUCKET_HISTORY), js, "history"),
   );
   const store = new JobStore(jobsBucket, undefined, { checkpoints });
-  await retry("reading job records", () => store.start());
+  await retry("reading job records", () => store.start(), STARTUP_WAIT_MS);
   const peers = new Peers(
     await open(BUCKET_CONTROLLERS),
     systemClock,
@@ -204,8 +214,16 @@ export async function main(argv: string[]): Promise<void> {
     config.controller.stale_threshold,
     js,
   );
-  await retry("following the controllers", () => peers.start());
-  const jsm = await retry("opening JetStream", () => jetstreamManager(nc));
+  await retry(
+    "following the controllers",
+    () => peers.start(),
+    STARTUP_WAIT_MS,
+  );
+  const jsm = await retry(
+    "opening JetStream",
+    () => jetstreamManager(nc),
+    STARTUP_WAIT_MS,
+  );
   const events = new NatsEventLog(js, jsm);
   const limits = {
     maxConcurrent: config.scheduler.max_concurrent,
@@ -236,7 +254,7 @@ export async function main(argv: string[]): Promise<void> {
       offlineAfterMs: config.nodes.offline_after,
     },
   });
-  await retry("starting the runner", () => runner.start());
+  await retry("starting the runner", () => runner.start(), STARTUP_WAIT_MS);
   const retention = new Retention({
     store,
     claims,
@@ -251,7 +269,7 @@ export async function main(argv: string[]): Promise<void> {
     natsBucket(await open(BUCKET_TOKENS), js, "tokens"),
     systemClock,
   );
-  await retry("following tokens", () => tokens.start());
+  await retry("following tokens", () => tokens.start(), STARTUP_WAIT_MS);
   const nodeAdmin: NodeAdmin = {
     enroll: (id, groups, by, labels) =>
       enrollments.enroll(id, groups, by, labels),
@@ -351,6 +369,9 @@ async function supervise(first: NatsServer): Promise<string> {
     }
   }
 }
+
+/** How long a start-up step after the first contact with JetStream waits for it. */
+const STARTUP_WAIT_MS = 300_000;
 
 async function retry<T>(
   what: string,
