@@ -1,28 +1,26 @@
 /**
- * History: finished jobs seeded through the API up to a count, then
+ * History: finished jobs seeded up to a count (through the API, or with
+ * --history-seed=direct straight into the store: history_seed.ts), then
  * GET /jobs and GET /job/:id timed against that store; then the controller
  * is restarted on it: its start-up time, its RSS, and the same reads again.
  */
 import { waitFor } from "../testing/mod.ts";
 import { api, echoJob, onlineNodes, submit } from "./api.ts";
 import { type Env, restartController } from "./env.ts";
+import { seedDirect } from "./history_seed.ts";
 import { log, memMiB, pool, stats } from "./lib.ts";
 import { profiled } from "./profile.ts";
 import type { BenchResults } from "./results.ts";
 import { simsReady, startSims, stopSims } from "./sims.ts";
 
-export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
-  const target = env.opts.history;
-  const finished = () =>
-    api(env, "GET", "/status").then((r) => {
-      const j = r.json.jobs as Record<string, number>;
-      return (j.completed ?? 0) + (j.failed ?? 0) + (j.cancelled ?? 0);
-    });
-  const have = await finished();
-  const need = Math.max(0, target - have);
-  log(
-    `history: ${have} finished jobs stored; seeding ${need} more single-step jobs`,
-  );
+/**
+ * Single-step jobs run through the API on 4 simulated workers: their ids
+ * and the seconds from the first POST to the last job finished.
+ */
+async function seedApi(
+  env: Env,
+  need: number,
+): Promise<{ ids: string[]; sec: number }> {
   const base = await onlineNodes(env);
   const g = await startSims(env, "agent", 4, "hist", 1);
   await simsReady(g, 120_000);
@@ -42,8 +40,70 @@ export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
     ids.push(r.id);
   });
   for (const id of ids) await env.watch.wait(id, 600_000);
-  const seedSec = (performance.now() - t0) / 1000;
+  const sec = (performance.now() - t0) / 1000;
   await stopSims(g);
+  return { ids, sec };
+}
+
+/**
+ * Where a restart's time went, from the controller's own log lines (their
+ * timestamps): its nats-server up (store recovered), the job records read
+ * (the checkpoint and the records written since), the API answering.
+ */
+function startupPhases(lines: string[], startupMs: number): void {
+  const end = Date.now();
+  const spawned = end - startupMs;
+  const at = (what: string) => {
+    const l = lines.findLast((l) => l.includes(what));
+    const t = l ? Date.parse(l.split(" ")[0]!) : NaN;
+    return {
+      l,
+      s: Number.isFinite(t) ? ((t - spawned) / 1000).toFixed(2) : "?",
+    };
+  };
+  const nats = at("nats-server ready");
+  const jobs = at("job records read");
+  const detail = / (from_checkpoint=.*)$/.exec(jobs.l ?? "")?.[1] ?? "";
+  log(
+    `history: start-up ${
+      (startupMs / 1000).toFixed(2)
+    } s: nats-server ready at ${nats.s} s, job records read at ${jobs.s} s (${detail}), API at ${
+      (startupMs / 1000).toFixed(2)
+    } s`,
+  );
+}
+
+export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
+  const target = env.opts.history;
+  const finished = () =>
+    api(env, "GET", "/status").then((r) => {
+      const j = r.json.jobs as Record<string, number>;
+      return (j.completed ?? 0) + (j.failed ?? 0) + (j.cancelled ?? 0);
+    });
+  const have = await finished();
+  const need = Math.max(0, target - have);
+  const direct = env.opts.historySeed === "direct";
+  log(
+    `history: ${have} finished jobs stored; seeding ${need} more single-step jobs ${
+      direct ? "straight into the store" : "through the API"
+    }`,
+  );
+  const { ids, sec: seedSec } = direct
+    ? await seedDirect(env, need)
+    : await seedApi(env, need);
+  const t0 = performance.now();
+  // Measured once the controller has taken in every record written.
+  await waitFor(
+    "the controller to count every seeded job",
+    async () => (await finished()) >= have + need,
+    600_000,
+    250,
+  );
+  log(
+    `history: seeded in ${seedSec.toFixed(1)} s; the controller counted them ${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    } s later`,
+  );
   const stored = await finished();
 
   const sample = async (paths: () => string, count: number) => {
@@ -96,6 +156,7 @@ export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
   if (!env.inspector) {
     log(`history: restarting the controller on ${stored} finished jobs`);
     const startupMs = await restartController(env);
+    startupPhases(env.cluster.controller?.log ?? [], startupMs);
     const rss = memMiB(env.ctlPid).rss;
     const list = await sample(() => "/jobs", env.opts.httpSamples);
     const one = await sample(
@@ -106,6 +167,7 @@ export async function benchHistory(env: Env, R: BenchResults): Promise<void> {
   }
   R.history = {
     stored,
+    seedMode: env.opts.historySeed,
     seeded: need,
     seedSec,
     seedJobsPerSec: need / seedSec,

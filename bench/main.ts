@@ -11,6 +11,7 @@
  *   deno task bench --hold                keep the cluster up at the end until Ctrl-C
  *
  * Also: --steps=N --overhead-jobs=N --jobs=N --barrier-steps=N --history=N
+ *   --history-seed=api|direct (direct: finished jobs written straight into the store, fast)
  * --sim-procs=N --stream-workers=N --stream-steps=N --rollout-workers=N
  * --rollout-rounds=N --out=FILE, and
  * --raw-ack=inbox: the raw workers take their JetStream acks on one inbox

@@ -26,6 +26,7 @@ export async function parseOptions(args: string[]) {
       "overhead-jobs": { type: "string" },
       "barrier-steps": { type: "string" },
       history: { type: "string" },
+      "history-seed": { type: "string", default: "api" },
       "stream-workers": { type: "string" },
       "stream-steps": { type: "string" },
       "rollout-workers": { type: "string" },
@@ -81,6 +82,10 @@ export async function parseOptions(args: string[]) {
       Deno.exit(2);
     }
   }
+  if (!["api", "direct"].includes(flags["history-seed"]!)) {
+    console.error("--history-seed is api or direct");
+    Deno.exit(2);
+  }
   if (!["request", "inbox"].includes(flags["raw-ack"]!)) {
     console.error("--raw-ack is request or inbox");
     Deno.exit(2);
@@ -99,5 +104,10 @@ export async function parseOptions(args: string[]) {
     console.error("--sizes and --sim-procs take whole numbers ≥ 1");
     Deno.exit(2);
   }
-  return { ...opts, rawAck: flags["raw-ack"]!, hold: flags.hold! };
+  return {
+    ...opts,
+    rawAck: flags["raw-ack"]!,
+    hold: flags.hold!,
+    historySeed: flags["history-seed"] as "api" | "direct",
+  };
 }

@@ -225,9 +225,11 @@ export function historySection(R: BenchResults): string[] {
         h.seeded.toLocaleString("en")
       } seeded in ${h.seedSec.toFixed(1)} s, ${
         h.seedJobsPerSec.toFixed(0)
-      } jobs/s with 64 concurrent clients and 4 workers). Controller RSS afterwards: ${
-        mib(h.ctlRss)
-      } MiB.`,
+      } jobs/s ${
+        h.seedMode === "direct"
+          ? "written straight into the store, copies of one real job"
+          : "with 64 concurrent clients and 4 workers"
+      }). Controller RSS afterwards: ${mib(h.ctlRss)} MiB.`,
     );
     s.push("");
     s.push(

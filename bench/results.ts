@@ -152,6 +152,8 @@ export interface BenchResults {
    */
   accounts?: { n: number; workers: RawFloor; grid: RawFloor }[];
   history?: {
+    /** How the finished jobs were stored: through the API, or written straight into the store. */
+    seedMode?: "api" | "direct";
     stored: number;
     seeded: number;
     seedSec: number;

@@ -94,13 +94,10 @@ export class JobStore {
     const from = await this.#fromCheckpoint();
     const f = await this.#kv.followFrom(from, (e) => this.#follow(e));
     this.#stop = () => f.stop();
-    let loaded: number;
-    try {
-      loaded = await this.#loadActive();
-    } catch (e) {
+    const loaded = await this.#loadActive().catch((e) => {
       this.stop(); // so that a retried start follows once
       throw e;
-    }
+    });
     if (this.#index.size === 0) return;
     log.info("job records read", {
       jobs: this.#index.size,
@@ -262,8 +259,12 @@ export class JobStore {
    * last sequence"). Its marker stays in the bucket, so every follower
    * hears of it, until `erase` takes it out.
    */
-  remove(id: string, rev: number): Promise<void> {
-    return this.#kv.purge(id, rev);
+  async remove(id: string, rev: number): Promise<void> {
+    await this.#kv.purge(id, rev);
+    // Applied here as well as by the follower: a marker it had not applied
+    // left the job listed, and every later purge of it failed.
+    const e = await this.#kv.get(id);
+    if (e && e.operation !== "PUT") this.#follow(e);
   }
 
   /** Takes a deleted job's marker out of the bucket. */

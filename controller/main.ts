@@ -323,7 +323,7 @@ export async function main(argv: string[]): Promise<void> {
   // Stop taking requests, hand running jobs to a peer (or to our next start), say goodbye.
   closing.abort(); // live streams would hold the shutdown open
   await api.shutdown();
-  retention.stop();
+  await retention.shutdown();
   storage.stop();
   await runner.stop(true);
   await peers.stop();

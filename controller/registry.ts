@@ -71,10 +71,17 @@ export class Registry implements Fleet {
    * `fleetCurrent`), yet nodes heard just before are judged as they were.
    */
   get freshAt(): number {
-    return this.storage?.full
-      ? this.#freshAt - this.offlineAfterMs / 2
-      : this.#freshAt;
+    const half = this.offlineAfterMs / 2;
+    if (this.storage?.full) return this.#freshAt - half;
+    // Back from a gap: the heartbeats nodes could not store meanwhile come
+    // in over the next moments, and until they have, a healthy node looks
+    // offline (a job started then failed "no online node matches").
+    if (this.clock.now() < this.#backAt + half) return this.#backAt - half;
+    return this.#freshAt;
   }
+  /** When our sentinel came back after a gap (not current until half offline_after later). */
+  #backAt = -Infinity;
+  #gap = false;
   #stop?: () => void;
   #stopBeat?: Cancel;
 
@@ -123,8 +130,16 @@ export class Registry implements Fleet {
 
   #apply(e: BucketEntry): void {
     if (isSentinel(e.key)) {
-      if (e.key === sentinelKey(this.self) && !this.storage?.full) {
-        this.#freshAt = this.clock.now();
+      if (e.key === sentinelKey(this.self)) {
+        const now = this.clock.now();
+        // Echoes while the store is full do not count: the view is in a gap.
+        if (this.storage?.full) return void (this.#gap = true);
+        const half = this.offlineAfterMs / 2;
+        if (this.#gap || (this.#freshAt > 0 && now - this.#freshAt >= half)) {
+          this.#backAt = now;
+        }
+        this.#gap = false;
+        this.#freshAt = now;
       }
       return;
     }

@@ -129,9 +129,18 @@ Deno.test("Registry: current while its own sentinel comes back, not when writes 
   assert.equal(reg.freshAt, clock.now(), "the first write came back");
   const before = reg.freshAt;
   // Writes fail now (an outage): the view stops being current.
+  const put = bucket.put;
   bucket.put = () => Promise.reject(new Error("no stream answered"));
   await clock.advance(10_000);
   assert.equal(reg.freshAt, before);
+  // Back: not current until the nodes have had time to report again, so
+  // no job starts against heartbeats that could not be stored.
+  const current = () => clock.now() - reg.freshAt < reg.offlineAfterMs / 2;
+  bucket.put = put;
+  await clock.advance(2_000);
+  assert.ok(!current());
+  await clock.advance(reg.offlineAfterMs / 2);
+  assert.ok(current());
   reg.stop();
 });
 
@@ -149,6 +158,8 @@ Deno.test("Registry: not current while the store is full, though its own writes 
   assert.ok(!current(), "the sentinel coming back does not count meanwhile");
   storage.full = false;
   await clock.advance(2_000);
+  assert.ok(!current(), "back, but the nodes have not reported again yet");
+  await clock.advance(reg.offlineAfterMs / 2);
   assert.ok(current());
   // A failed sentinel write hands its words over.
   bucket.put = () => Promise.reject(new Error("no space left on device"));

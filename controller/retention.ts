@@ -95,6 +95,37 @@ export class Retention {
     this.#stop?.();
   }
 
+  /**
+   * Stops, with a checkpoint of whatever changed since the last if this
+   * controller is on duty, so the next start (ours or a peer's) reads the
+   * index from it rather than every record written since. Bounded: a
+   * shutdown waits for no outage.
+   */
+  async shutdown(limitMs = 5000): Promise<void> {
+    this.stop();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.checkpointNow().catch((e) =>
+        log.warn("no checkpoint of the job index at shutdown", {
+          error: String(e),
+        })
+      ),
+      new Promise((r) => timer = setTimeout(r, limitMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** A checkpoint now, if on duty and anything changed since the last. */
+  async checkpointNow(): Promise<boolean> {
+    if (this.#busy || !this.#d.onDuty()) return false;
+    this.#busy = true;
+    try {
+      return await this.#checkpoint(true);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
   /** One round, if this controller is on duty and none is under way. */
   async round(): Promise<RoundReport | undefined> {
     if (this.#busy) return undefined;
@@ -140,14 +171,14 @@ export class Retention {
     return removed;
   }
 
-  async #checkpoint(): Promise<boolean> {
+  async #checkpoint(force = false): Promise<boolean> {
     const { store, checkpoints, clock } = this.#d;
     if (!checkpoints) return false;
     const now = clock.now();
     const changed = store.applied - this.#last.rev;
     if (
       changed <= 0 ||
-      (changed < this.#c.checkpointRevs &&
+      (!force && changed < this.#c.checkpointRevs &&
         now - this.#last.at < this.#c.checkpointMs)
     ) return false;
     const cp = store.checkpoint(await this.#d.bucketCreated());

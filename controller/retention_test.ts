@@ -230,3 +230,30 @@ Deno.test("onDuty(): the live controller with the lowest id, while its heartbeat
   assert.equal(onDuty(peers("b", ["b", "c"]), now), true, "a is gone");
   assert.equal(onDuty(peers("a", ["a"], now - 20_000), now), false);
 });
+
+Deno.test("retention: a clean shutdown on duty checkpoints what changed since the last; off duty it does not", async () => {
+  const r = await rig({ maxJobs: 100 });
+  try {
+    await r.job(0, "completed", 1);
+    assert.equal((await r.retention.round())?.checkpoint, true);
+    // Fewer changes than a round waits for, and sooner.
+    await r.job(1, "completed", 1);
+    await r.job(2, "running", 1);
+    assert.equal((await r.retention.round())?.checkpoint, false);
+    r.setDuty(false);
+    await r.retention.shutdown();
+    assert.deepEqual(
+      (await r.checkpoints.read())?.jobs.map(([id]) => id),
+      [idOf(0)],
+      "off duty: the next start reads what came after",
+    );
+    r.setDuty(true);
+    await r.retention.shutdown();
+    assert.deepEqual(
+      (await r.checkpoints.read())?.jobs.map(([id]) => id).sort(),
+      [0, 1, 2].map(idOf).sort(),
+    );
+  } finally {
+    r.store.stop();
+  }
+});

@@ -57,12 +57,29 @@ Deno.test("history: finished jobs past max_jobs go with their claims; pending an
         ...done.slice(2).reverse(),
       ];
       // The sweeper looks every 10 s; a loaded machine may delay a round.
+      let last: string[] = [];
       await waitFor(
         "the two oldest finished jobs to go",
-        async () => JSON.stringify(await listed()) === JSON.stringify(kept),
+        async () => {
+          last = await listed();
+          return JSON.stringify(last) === JSON.stringify(kept);
+        },
         90_000,
         200,
-      );
+      ).catch(async (e) => {
+        const st = (await c.request("GET", "/status")).json.jobs;
+        const all = (await c.request("GET", "/jobs?limit=100")).json as {
+          id: string;
+          status: string;
+        }[];
+        throw new Error(
+          `${e.message}: listed ${last.join(",")}, want ${
+            kept.join(",")
+          }; done ${done.join(",")}; status ${JSON.stringify(st)}; all ${
+            all.map((j) => `${j.id}:${j.status}`).join(",")
+          }`,
+        );
+      });
       for (const id of done.slice(0, 2)) {
         assert.equal((await c.request("GET", `/job/${id}`)).status, 404);
       }
