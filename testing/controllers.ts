@@ -249,3 +249,25 @@ export class ControllerSet extends ControllerProcs {
     );
   }
 }
+
+/**
+ * How many times each worker started each step of `job`, every
+ * incarnation, from their `task started` log lines: worker → step → count.
+ */
+export function stepStarts(
+  set: ControllerSet,
+  job: string,
+): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const id of set.workers.keys()) out.set(id, new Map());
+  for (const p of set.history) {
+    const byStep = out.get(p.name);
+    if (!byStep) continue; // a controller
+    for (const l of p.log) {
+      const m = /task started job=(\S+) step=(\d+) /.exec(l);
+      if (m?.[1] !== job) continue;
+      byStep.set(Number(m[2]), (byStep.get(Number(m[2])) ?? 0) + 1);
+    }
+  }
+  return out;
+}

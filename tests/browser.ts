@@ -69,3 +69,9 @@ export async function withBrowser(
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 }
+
+/** Signs in on the dashboard's sign-in page with `token`. */
+export async function signIn(page: Page, token: string): Promise<void> {
+  await page.getByTestId("token").fill(token);
+  await page.getByTestId("signin").click();
+}

@@ -11,35 +11,14 @@ import {
   type Json,
   type Member,
   preferring,
+  stepStarts,
   waitFor,
   withControllers,
 } from "./harness.ts";
 
-/**
- * How many times each worker started each step of `job`, every
- * incarnation: worker → step → count.
- */
-function starts(
-  set: ControllerSet,
-  job: string,
-): Map<string, Map<number, number>> {
-  const out = new Map<string, Map<number, number>>();
-  for (const id of set.workers.keys()) out.set(id, new Map());
-  for (const p of set.history) {
-    const byStep = out.get(p.name);
-    if (!byStep) continue; // a controller
-    for (const l of p.log) {
-      const m = /task started job=(\S+) step=(\d+) /.exec(l);
-      if (m?.[1] !== job) continue;
-      byStep.set(Number(m[2]), (byStep.get(Number(m[2])) ?? 0) + 1);
-    }
-  }
-  return out;
-}
-
 /** Asserts every worker started each of `steps` steps of `job` exactly once. */
 function assertStartedOnce(set: ControllerSet, job: string, steps: number) {
-  for (const [w, byStep] of starts(set, job)) {
+  for (const [w, byStep] of stepStarts(set, job)) {
     for (let s = 0; s < steps; s++) {
       const n = byStep.get(s) ?? 0;
       assert.equal(n, 1, `${w} started step ${s} of ${job} ${n} times`);

@@ -12,6 +12,7 @@ import {
   type Json,
   type Member,
   preferring,
+  stepStarts,
   waitFor,
   withControllers,
 } from "./harness.ts";
@@ -25,25 +26,6 @@ const TASKS = [
   { backend: "ping", action: "echo", params: { message: "after" } },
 ];
 
-/** How many times each worker started each step of `job`: worker → step → count. */
-function starts(
-  set: ControllerSet,
-  job: string,
-): Map<string, Map<number, number>> {
-  const out = new Map<string, Map<number, number>>();
-  for (const id of set.workers.keys()) out.set(id, new Map());
-  for (const p of set.history) {
-    const byStep = out.get(p.name);
-    if (!byStep) continue; // a controller
-    for (const l of p.log) {
-      const m = /task started job=(\S+) step=(\d+) /.exec(l);
-      if (m?.[1] !== job) continue;
-      byStep.set(Number(m[2]), (byStep.get(Number(m[2])) ?? 0) + 1);
-    }
-  }
-  return out;
-}
-
 /** Asserts the workers that started any step of `job` are `ran`, each step once. */
 function assertStartedOnce(
   set: ControllerSet,
@@ -51,7 +33,7 @@ function assertStartedOnce(
   ran: string[],
   steps: number,
 ): void {
-  const started = [...starts(set, job)].filter(([, s]) => s.size > 0);
+  const started = [...stepStarts(set, job)].filter(([, s]) => s.size > 0);
   assert.deepEqual(started.map(([w]) => w).sort(), [...ran].sort());
   for (const [w, byStep] of started) {
     for (let s = 0; s < steps; s++) {

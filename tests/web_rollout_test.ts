@@ -7,8 +7,7 @@
  * every batch shown done.
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
-import { withBrowser } from "./browser.ts";
+import { signIn, withBrowser } from "./browser.ts";
 import { waitFor, withCluster } from "./harness.ts";
 
 const WEB = { role: "web", env: "prod" };
@@ -17,11 +16,6 @@ const WORKERS = [
   { id: "web-02", groups: ["web"], labels: WEB },
   { id: "web-03", groups: ["web"], labels: { role: "web", env: "canary" } },
 ];
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByTestId("token").fill(token);
-  await page.getByTestId("signin").click();
-}
 
 Deno.test({
   name: "web: node labels, a canary rollout paused, resumed, completed",

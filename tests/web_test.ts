@@ -6,19 +6,13 @@
  * filtering jobs.
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
-import { withBrowser } from "./browser.ts";
+import { signIn, withBrowser } from "./browser.ts";
 import { waitFor, withCluster } from "./harness.ts";
 
 const WORKERS = [
   { id: "web-01", groups: ["web"] },
   { id: "web-02", groups: ["web"] },
 ];
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByTestId("token").fill(token);
-  await page.getByTestId("signin").click();
-}
 
 Deno.test({
   name: "web: sign in, fleet, submit, live grid, output, cancel, filter, 401",
