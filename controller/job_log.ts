@@ -61,6 +61,9 @@ async function readFinishedRange(
   const from = (rec.res_seq ?? 0) + 1;
   if (end === undefined || end < from) return false;
   const own = rec.expected.length * countSteps(rec.tasks) + 4;
+  if (own <= FEW_EVENTS && await readFewDirect(js, rec, from, end, fn)) {
+    return true;
+  }
   if (end - from + 1 > 4 * own + 2000) return false;
   const prefix = subjects.jobEvents(rec.id).slice(0, -1); // "grid.res.<id>."
   // Short of `end` when the rest aged out of the stream: what is left is shown.
@@ -69,6 +72,47 @@ async function readFinishedRange(
     const ev = readEvent(m);
     if (ev) fn(ev, m.seq);
   });
+  return true;
+}
+
+/** Jobs with at most this many events are read by direct gets. */
+const FEW_EVENTS = 24;
+
+/**
+ * A small finished job's events, one direct get each (the next message on
+ * the job's subjects from a sequence): a few round trips, where opening a
+ * consumer costs several and then delivers every other job's events stored
+ * in between (with many jobs running at once, hundreds). Nothing is passed
+ * on unless the walk reaches `end`, the job's last event: a gap (aged out,
+ * or a replica still catching up answered) leaves it to the consumer read.
+ */
+async function readFewDirect(
+  js: JetStreamClient,
+  rec: JobRecord,
+  from: number,
+  end: number,
+  fn: (ev: JobEvent, seq: number) => void,
+): Promise<boolean> {
+  const jsm = await js.jetstreamManager(false);
+  const filter = subjects.jobEvents(rec.id);
+  const got: [JobEvent, number][] = [];
+  for (let seq = from; seq <= end;) {
+    if (got.length > FEW_EVENTS) return false;
+    const m = await jsm.direct.getMessage(STREAM_RESULTS, {
+      seq,
+      next_by_subj: filter,
+    }).catch(() => null);
+    if (!m || m.seq > end) return false;
+    const ev = readEvent({
+      subject: m.subject,
+      seq: m.seq,
+      json: () => m.json(),
+      time: m.time,
+    });
+    if (ev) got.push([ev, m.seq]);
+    seq = m.seq + 1;
+  }
+  for (const [ev, seq] of got) fn(ev, seq);
   return true;
 }
 

@@ -379,9 +379,15 @@ async function retry<T>(
   timeoutMs = 60_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const t0 = performance.now();
   for (let delay = 250;; delay = Math.min(delay * 2, 2000)) {
     try {
-      return await fn();
+      const r = await fn();
+      // Where a slow start went, without a profiler (GRID_LOG=debug).
+      log.debug(`start-up: ${what}`, {
+        ms: Math.round(performance.now() - t0),
+      });
+      return r;
     } catch (e) {
       if (Date.now() > deadline) die(`${what} failed: ${(e as Error).message}`);
       log.info(`waiting for JetStream: ${what}`, { error: String(e) });

@@ -1,7 +1,10 @@
 /**
- * Follows a KV bucket: every current value, then every change. The change
- * reader starts first and the snapshot is read after, so nothing falls
- * between (an entry may arrive twice; callers keep the newest revision).
+ * Follows a KV bucket: every current value, then every change, in one
+ * ordered read of the bucket's stream. Every GRID bucket keeps one value
+ * per key, so read from its start the stream holds each key's newest entry
+ * (markers of deleted keys included) and nothing older: that is the
+ * snapshot, at the cost of one read, where a `get` per key cost a round trip
+ * each (3.3 s for 5,000 enrolled nodes at start-up).
  *
  * Changes are read with an ordered consumer on the bucket's stream rather
  * than `kv.watch`, so its placement can be checked (lib/ordered.ts):
@@ -33,11 +36,9 @@ export interface BucketEntry {
 }
 
 /**
- * With `after`, no snapshot is read: the bucket's stream is read in order
- * from the revision after it (0: from the start, where a bucket that keeps
- * one value per key holds each key's newest entry, markers included), and
- * the answer comes once what the stream held at the call has been applied.
- * One ordered read costs far less than a `get` per key.
+ * Reads the bucket's stream in order from the revision after `after` (0,
+ * the default: from its start) and answers once what the stream held at
+ * the call has been applied; changes keep coming after that.
  */
 export async function followBucket(
   js: JetStreamClient,
@@ -45,12 +46,12 @@ export async function followBucket(
   name: string,
   apply: (e: BucketEntry) => void,
   checkMs = 3000,
-  after?: number,
+  after = 0,
 ): Promise<Follower> {
   const status = await kv.status();
   const stream = status.streamInfo.config.name;
   const prefix = `$KV.${status.bucket}.`;
-  let lastRev = after ?? status.streamInfo.state.last_seq;
+  let lastRev = after;
   let stopped = false;
   let stopReader = () => {};
   /** Whether a message said nothing was left to read, and who is waiting for that. */
@@ -76,13 +77,8 @@ export async function followBucket(
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
     });
-    // From a revision, a backlog is read first: larger pulls read it
-    // several times faster.
-    const msgs = await c.consume(
-      after === undefined
-        ? QUICK_RECOVERY
-        : { ...QUICK_RECOVERY, max_messages: 1000 },
-    );
+    // A backlog is read first: larger pulls read it several times faster.
+    const msgs = await c.consume({ ...QUICK_RECOVERY, max_messages: 1000 });
     stopReader = () => msgs.stop();
     (async () => {
       for await (const m of msgs) {
@@ -103,49 +99,33 @@ export async function followBucket(
     })().catch((e) => log.warn(`watch of ${name} ended`, { error: String(e) }));
     return c;
   };
-  if (after !== undefined) {
-    const { name } = await (await read(after + 1)).info(true);
-    await new Promise<void>((resolve) => {
-      // No message may ever say "nothing pending" (there were none to
-      // read, or the last were purged meanwhile): the stream and the
-      // consumer say so. (The consumer's own `info()` is not used: called
-      // while it consumes, it stalls the read.)
-      let seen = -1;
-      const check = async () => {
-        const last = await kv.status().then(
-          (s) => s.streamInfo.state.last_seq,
-          () => Infinity,
-        );
-        if (last <= lastRev) return caughtUp();
-        const jsm = await js.jetstreamManager(false);
-        const info = await jsm.consumers.info(stream, name).catch(() => null);
-        if (info?.num_pending === 0 && seen === lastRev) caughtUp();
-        seen = lastRev;
-      };
-      const timer = setInterval(check, 250);
-      caughtUp = () => {
-        clearInterval(timer);
-        caughtUp = () => {};
-        resolve();
-      };
-      if (atEnd) caughtUp();
-      else check();
-    });
-    return watched();
-  }
-  await read(lastRev + 1);
-  for await (const k of await kv.keys()) {
-    const e = await kv.get(k);
-    if (!e) continue;
-    deliver({
-      key: e.key,
-      revision: e.revision,
-      operation: e.operation,
-      value: e.value,
-      time: e.created.getTime(),
-      json: () => e.json(),
-    });
-  }
+  const { name: consumer } = await (await read(after + 1)).info(true);
+  await new Promise<void>((resolve) => {
+    // No message may ever say "nothing pending" (there were none to
+    // read, or the last were purged meanwhile): the stream and the
+    // consumer say so. (The consumer's own `info()` is not used: called
+    // while it consumes, it stalls the read.)
+    let seen = -1;
+    const check = async () => {
+      const last = await kv.status().then(
+        (s) => s.streamInfo.state.last_seq,
+        () => Infinity,
+      );
+      if (last <= lastRev) return caughtUp();
+      const jsm = await js.jetstreamManager(false);
+      const info = await jsm.consumers.info(stream, consumer).catch(() => null);
+      if (info?.num_pending === 0 && seen === lastRev) caughtUp();
+      seen = lastRev;
+    };
+    const timer = setInterval(check, 250);
+    caughtUp = () => {
+      clearInterval(timer);
+      caughtUp = () => {};
+      resolve();
+    };
+    if (atEnd) caughtUp();
+    else check();
+  });
   return watched();
 
   /** The follower, its reader watched for stalls. */
