@@ -50,6 +50,11 @@ export class EventFeed {
     this.#claiming.set(job, []);
   }
 
+  /** Whether the job is held: being claimed here, not running yet. */
+  holds(job: string): boolean {
+    return this.#claiming.has(job);
+  }
+
   /** What arrived for a held job, in order; it is no longer held. */
   release(job: string): [JobEvent, number][] {
     const kept = this.#claiming.get(job) ?? [];

@@ -128,6 +128,7 @@ export class Ownership {
         epoch,
       });
     }
-    return adopt;
+    // A job may have started here while peers' jobs were being claimed.
+    return adopt.filter((s) => !runningHere(s.rec.id));
   }
 }

@@ -39,6 +39,11 @@ export class RecordWriter {
     });
   }
 
+  /** Whether a write of the job's record is under way. */
+  writing(id: string): boolean {
+    return this.#saves.has(id);
+  }
+
   /** Waits for every write under way. */
   async flush(): Promise<void> {
     await Promise.allSettled(this.#saves.values());

@@ -16,8 +16,7 @@
  */
 import { type JobRecord, type JobSpec, TERMINAL } from "../models/job.ts";
 import type { JobEvent } from "../models/messages.ts";
-import type { Cancel, Clock } from "../lib/clock.ts";
-import { iso } from "../lib/clock.ts";
+import { type Cancel, type Clock, iso } from "../lib/clock.ts";
 import { logger } from "../lib/log.ts";
 import { activate, type Active, supersedes } from "./active.ts";
 import type { ClaimStore } from "./claims.ts";
@@ -44,8 +43,7 @@ export interface RunnerConfig {
   maxPending: number;
   taskTimeoutMs: number;
   offlineAfterMs: number;
-  /** How often deadlines are checked. */
-  tickMs?: number;
+  tickMs?: number; // how often deadlines are checked
 }
 
 export interface RunnerDeps {
@@ -200,7 +198,10 @@ export class Runner {
     this.#takingOver = true;
     let adopting: Active[] = [];
     try {
-      const jobs = await this.#ownership.toAdopt((id) => this.active.has(id));
+      // Nor one starting (claimed) or ending (final record unsaved) here.
+      const jobs = await this.#ownership.toAdopt((id) =>
+        this.active.has(id) || this.#feed.holds(id) || this.#writer.writing(id)
+      );
       if (jobs.length === 0) return;
       adopting = jobs.map((s) => {
         const a = activate(s, startJob(initFor(s.rec, false)).state);
@@ -210,9 +211,8 @@ export class Runner {
       });
       await this.#feed.replay(adopting);
       for (const a of adopting) this.#resume(a);
-      log.info("adopted running jobs", {
-        jobs: adopting.map((a) => a.record.id).join(","),
-      });
+      const ids = adopting.map((a) => a.record.id).join(",");
+      log.info("adopted running jobs", { jobs: ids });
     } catch (e) {
       // Left for the next round: ours in the store, not running here.
       for (const a of adopting) {

@@ -333,3 +333,28 @@ Deno.test("requests: while the registry is not current, nothing starts and submi
   assert.equal(status(rig, queued.id), "running");
   await rig.runner.stop(false);
 });
+
+Deno.test("runner: a job whose final record is still being written is not adopted again", async () => {
+  const rig = await runnerRig();
+  // The write of the finished record hangs, as a slow store's would.
+  const held: (() => void)[] = [];
+  const update = rig.bucket.update.bind(rig.bucket);
+  rig.bucket.update = (key, value, rev) =>
+    new TextDecoder().decode(value).includes('"status":"completed"')
+      ? new Promise((ok) => held.push(() => ok(update(key, value, rev))))
+      : update(key, value, rev);
+  const id = await submitted(rig);
+  await rig.answer("a", "success");
+  await rig.answer("b", "success");
+  assert.equal(held.length, 1, "the final write is under way");
+  assert.equal(status(rig, id), "running", "as stored so far");
+  // Takeover rounds come and go: the job is ours and stored as running,
+  // but it is done here, not lost.
+  await rig.pass(3 * rig.peers.heartbeatMs, ["a", "b"]);
+  assert.equal(rig.runner.active.has(id), false);
+  held[0]!();
+  await rig.clock.advance(0);
+  assert.equal(status(rig, id), "completed");
+  assert.equal(rig.runner.active.has(id), false);
+  await rig.runner.stop(false);
+});
