@@ -103,12 +103,7 @@ async function readFewDirect(
       next_by_subj: filter,
     }).catch(() => null);
     if (!m || m.seq > end) return false;
-    const ev = readEvent({
-      subject: m.subject,
-      seq: m.seq,
-      json: () => m.json(),
-      time: m.time,
-    });
+    const ev = readEvent(m);
     if (ev) got.push([ev, m.seq]);
     seq = m.seq + 1;
   }

@@ -119,10 +119,7 @@ export class NatsEventLog implements EventLog {
   async stored(seq: number): Promise<StoredResult> {
     const m = await this.jsm.streams.getMessage(STREAM_RESULTS, { seq });
     if (!m) return { output: "" };
-    const ev = readEvent(
-      { subject: m.subject, seq, json: () => m.json(), time: m.time },
-      this.bad,
-    );
+    const ev = readEvent(m, this.bad);
     if (ev?.type !== "result") return { output: "" };
     return ev.data === undefined
       ? { output: ev.output }

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Cluster, withCluster, type WorkerSpec } from "./harness.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -74,4 +75,23 @@ export async function withBrowser(
 export async function signIn(page: Page, token: string): Promise<void> {
   await page.getByTestId("token").fill(token);
   await page.getByTestId("signin").click();
+}
+
+/**
+ * A dashboard test: a cluster with `workers` and a fresh browser. Chromium's
+ * pipes and playwright's timers outlive single steps, so Deno's op and
+ * resource sanitizers are off for it.
+ */
+export function webTest(
+  name: string,
+  workers: WorkerSpec[],
+  fn: (c: Cluster, page: Page) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () =>
+      withCluster({ workers }, (c) => withBrowser(({ page }) => fn(c, page))),
+  });
 }

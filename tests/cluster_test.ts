@@ -6,30 +6,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  assertStartedOnce,
   clusterConfig,
   ControllerSet,
   type Json,
   type Member,
   preferring,
-  stepStarts,
   waitFor,
   withControllers,
 } from "./harness.ts";
-
-/** Asserts every worker started each of `steps` steps of `job` exactly once. */
-function assertStartedOnce(set: ControllerSet, job: string, steps: number) {
-  for (const [w, byStep] of stepStarts(set, job)) {
-    for (let s = 0; s < steps; s++) {
-      const n = byStep.get(s) ?? 0;
-      assert.equal(n, 1, `${w} started step ${s} of ${job} ${n} times`);
-    }
-    assert.equal(
-      byStep.size,
-      steps,
-      `${w} started steps ${[...byStep.keys()]}`,
-    );
-  }
-}
 
 /**
  * A test on three controllers whose nats-servers form one JetStream

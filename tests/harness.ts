@@ -1,9 +1,12 @@
 /** Integration-test helpers over the process and cluster helpers in testing/. */
+import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import {
   Cluster,
   type ClusterOptions,
   type ControllerSet,
+  type Json,
+  stepStarts,
 } from "../testing/mod.ts";
 
 export * from "../testing/mod.ts";
@@ -62,4 +65,54 @@ export async function withControllers(
   } finally {
     await set.stop();
   }
+}
+
+/**
+ * Asserts each worker that started any step of `job` started each of its
+ * `steps` steps exactly once; and that those workers are `ran` (every
+ * worker of the set when not given).
+ */
+export function assertStartedOnce(
+  set: ControllerSet,
+  job: string,
+  steps: number,
+  ran?: string[],
+): void {
+  let started = [...stepStarts(set, job)];
+  if (ran) {
+    started = started.filter(([, s]) => s.size > 0);
+    assert.deepEqual(started.map(([w]) => w).sort(), [...ran].sort());
+  }
+  for (const [w, byStep] of started) {
+    for (let s = 0; s < steps; s++) {
+      const n = byStep.get(s) ?? 0;
+      assert.equal(n, 1, `${w} started step ${s} of ${job} ${n} times`);
+    }
+    assert.equal(
+      byStep.size,
+      steps,
+      `${w} started steps ${[...byStep.keys()]}`,
+    );
+  }
+}
+
+/** Nodes that have a result for any step of a job as the API shows it. */
+export function touched(job: Json): string[] {
+  const out = new Set<string>();
+  for (const step of Object.values(job.results as Record<string, Json>)) {
+    for (const n of Object.keys(step)) out.add(n);
+  }
+  return [...out].sort();
+}
+
+/** The node's earliest start and latest finish over every step it ran. */
+export function span(job: Json, node: string): { start: number; end: number } {
+  const rs = Object.values(job.results as Record<string, Json>)
+    .map((step) => step[node])
+    .filter((r) => r?.started_at);
+  assert.ok(rs.length > 0, `${node} ran nothing`);
+  return {
+    start: Math.min(...rs.map((r) => Date.parse(r.started_at))),
+    end: Math.max(...rs.map((r) => Date.parse(r.finished_at))),
+  };
 }

@@ -7,12 +7,14 @@
  */
 import assert from "node:assert/strict";
 import {
+  assertStartedOnce,
   clusterConfig,
   ControllerSet,
   type Json,
   type Member,
   preferring,
-  stepStarts,
+  span,
+  touched,
   waitFor,
   withControllers,
 } from "./harness.ts";
@@ -25,49 +27,6 @@ const TASKS = [
   { backend: "test", action: "sleep", params: { duration: "1s" } },
   { backend: "ping", action: "echo", params: { message: "after" } },
 ];
-
-/** Asserts the workers that started any step of `job` are `ran`, each step once. */
-function assertStartedOnce(
-  set: ControllerSet,
-  job: string,
-  ran: string[],
-  steps: number,
-): void {
-  const started = [...stepStarts(set, job)].filter(([, s]) => s.size > 0);
-  assert.deepEqual(started.map(([w]) => w).sort(), [...ran].sort());
-  for (const [w, byStep] of started) {
-    for (let s = 0; s < steps; s++) {
-      const n = byStep.get(s) ?? 0;
-      assert.equal(n, 1, `${w} started step ${s} of ${job} ${n} times`);
-    }
-    assert.equal(
-      byStep.size,
-      steps,
-      `${w} started steps ${[...byStep.keys()]}`,
-    );
-  }
-}
-
-/** Nodes that have a result for any step. */
-function touched(job: Json): string[] {
-  const out = new Set<string>();
-  for (const step of Object.values(job.results as Record<string, Json>)) {
-    for (const n of Object.keys(step)) out.add(n);
-  }
-  return [...out].sort();
-}
-
-/** The node's earliest start and latest finish over every step it ran. */
-function span(job: Json, node: string): { start: number; end: number } {
-  const rs = Object.values(job.results as Record<string, Json>)
-    .map((step) => step[node])
-    .filter((r) => r?.started_at);
-  assert.ok(rs.length > 0, `${node} ran nothing`);
-  return {
-    start: Math.min(...rs.map((r) => Date.parse(r.started_at))),
-    end: Math.max(...rs.map((r) => Date.parse(r.finished_at))),
-  };
-}
 
 /** Submits a rollout job through `via`; its id. */
 async function submit(
@@ -187,7 +146,7 @@ Deno.test("rollout cluster: cancel and resume through any controller; a crashed 
           const laterDone = await set.waitJob(other, later.json.id);
           assert.equal(laterDone.status, "completed");
           assert.deepEqual(touched(await set.get(other, `/job/${id}`)), canary);
-          assertStartedOnce(set, id, canary, TASKS.length);
+          assertStartedOnce(set, id, TASKS.length, canary);
         },
       ),
     );
@@ -261,7 +220,7 @@ Deno.test("rollout cluster: cancel and resume through any controller; a crashed 
               pending: 0,
             })),
           );
-          assertStartedOnce(set, id, WORKERS, TASKS.length);
+          assertStartedOnce(set, id, TASKS.length, WORKERS);
         },
       ),
     );

@@ -4,31 +4,10 @@
  * stops new batches, and an offline node is skipped.
  */
 import assert from "node:assert/strict";
-import { type Json, waitFor, withCluster } from "./harness.ts";
+import { span, touched, waitFor, withCluster } from "./harness.ts";
 import { batchesOf } from "../controller/rollout.ts";
 
 const FLEET = ["w1", "w2", "w3", "w4", "w5", "w6"].map((id) => ({ id }));
-
-/** The node's earliest start and latest finish over every step it ran. */
-function span(job: Json, node: string): { start: number; end: number } {
-  const rs = Object.values(job.results as Record<string, Json>)
-    .map((step) => step[node])
-    .filter((r) => r?.started_at);
-  assert.ok(rs.length > 0, `${node} ran nothing`);
-  return {
-    start: Math.min(...rs.map((r) => Date.parse(r.started_at))),
-    end: Math.max(...rs.map((r) => Date.parse(r.finished_at))),
-  };
-}
-
-/** Nodes that have a result for any step. */
-function touched(job: Json): string[] {
-  const out = new Set<string>();
-  for (const step of Object.values(job.results as Record<string, Json>)) {
-    for (const n of Object.keys(step)) out.add(n);
-  }
-  return [...out].sort();
-}
 
 Deno.test("rollout: canary, resume, batches in order, failure budget, offline nodes", async (t) => {
   await withCluster({ workers: FLEET }, async (c) => {
