@@ -381,6 +381,7 @@ Deno.test("nats: a worker's credentials reach its own subjects and nothing else"
         // Its reconnects are refused, and it stops, saying why (a loaded
         // machine may take a while to run the process down).
         await waitFor("B to exit", () => !b.running, 15_000);
+        await b.wait(); // its last lines may still be in the pipe
         assert.match(b.log.join("\n"), /refused this node's credentials/);
         const n = (await c.request("GET", `/node/${B}`)).json;
         assert.equal(n.status, "revoked");
