@@ -4,6 +4,8 @@
  * heartbeats) can be driven step by step in a unit test without sleeping.
  */
 
+import { MAX_TIMER_MS, TimerQueue, type Timers } from "./timer_queue.ts";
+
 /** Stops a timer; calling it again, or after the timer fired, does nothing. */
 export type Cancel = () => void;
 
@@ -15,45 +17,25 @@ export interface Clock {
   every(ms: number, fn: () => void): Cancel;
 }
 
-/**
- * The longest delay one timer holds. setTimeout takes a 32-bit signed
- * delay: anything longer fires at once (a 600h task timeout would time the
- * task out immediately), so longer waits are chained.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export { MAX_TIMER_MS, type Timers } from "./timer_queue.ts";
 
-/** Timer functions (setTimeout's), injectable to test the chaining. */
-export interface Timers {
-  set(fn: () => void, ms: number): unknown;
-  clear(id: unknown): void;
-}
+type HostTimer = ReturnType<typeof setTimeout>;
 
 const hostTimers: Timers = {
   set: (fn, ms) => setTimeout(fn, ms),
-  clear: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+  clear: (id) => clearTimeout(id as HostTimer),
 };
 
-/** A wall clock on `timers`, for any delay, however long. */
-export function wallClock(timers: Timers = hostTimers): Clock {
-  const after = (ms: number, fn: () => void): Cancel => {
-    let id: unknown;
-    let left = Math.max(0, ms);
-    const arm = () => {
-      const step = Math.min(left, MAX_TIMER_MS);
-      left -= step;
-      id = timers.set(() => {
-        id = undefined;
-        if (left > 0) arm();
-        else fn();
-      }, step);
-    };
-    arm();
-    return () => {
-      if (id !== undefined) timers.clear(id);
-      id = undefined;
-      left = 0;
-    };
-  };
+/**
+ * A wall clock on `timers`, for any delay, however long. Its one-shot
+ * timers share one host timer (timer_queue.ts); `now` times them.
+ */
+export function wallClock(
+  timers: Timers = hostTimers,
+  monotonic?: () => number,
+): Clock {
+  const queue = new TimerQueue(timers, monotonic);
+  const after = (ms: number, fn: () => void): Cancel => queue.add(ms, fn);
   return {
     now: () => Date.now(),
     after,

@@ -15,6 +15,8 @@ import { Ledger } from "./ledger.ts";
 import type { CommandLog, Delivery, ResultLog } from "./logs.ts";
 import type { WorkObserver } from "./metrics.ts";
 
+const dec = new TextDecoder();
+
 const log = logger("gridw");
 
 /**
@@ -183,7 +185,7 @@ export class Intake {
     let cmd: Command;
     try {
       const parsed = Command.safeParse(
-        JSON.parse(new TextDecoder().decode(data)),
+        JSON.parse(dec.decode(data)),
       );
       if (!parsed.success) throw new Error(parsed.error.message);
       cmd = parsed.data;
