@@ -5,7 +5,7 @@
 import { type JobRecord, type JobSpec, TERMINAL } from "../models/job.ts";
 import type { CancelEvent, ResumeEvent } from "../models/messages.ts";
 import type { Clock } from "../lib/clock.ts";
-import { iso } from "../lib/clock.ts";
+import { iso, sleep } from "../lib/clock.ts";
 import {
   conflict,
   invalid,
@@ -40,6 +40,29 @@ interface Waiter {
 /** How long a cancel (or resume) waits for a running job's owner to act on it. */
 const CANCEL_WAIT_MS = 5000;
 
+/**
+ * How long a submit (or plan) waits for a registry that is not current to
+ * turn current before it is refused: a slow moment of the store, or the
+ * half offline_after after one (registry.ts), passes without an error.
+ */
+export const CURRENT_WAIT_MS = 5000;
+
+/** Whether the registry is current now, or turns current within `maxMs`. */
+export async function untilFleetCurrent(
+  fleet: Pick<Fleet, "freshAt">,
+  clock: Clock,
+  offlineAfterMs: number,
+  maxMs = CURRENT_WAIT_MS,
+): Promise<boolean> {
+  const until = clock.now() + maxMs;
+  for (;;) {
+    const now = clock.now();
+    if (fleetCurrent(now, fleet.freshAt, offlineAfterMs)) return true;
+    if (now >= until) return false;
+    await sleep(clock, Math.min(100, until - now));
+  }
+}
+
 export class Requests {
   #d: RequestDeps;
   #ids = new JobIds();
@@ -57,6 +80,14 @@ export class Requests {
   /** `by`: the API token's name, kept on the record as `submitted_by`. */
   async submit(spec: JobSpec, by?: string): Promise<JobRecord> {
     const { store, fleet, clock, maxPending, offlineAfterMs } = this.#d;
+    // Judged against a stale registry, a healthy node looks offline and a
+    // target may match nothing: wait a little, then refuse rather than
+    // misjudge.
+    if (!(await untilFleetCurrent(fleet, clock, offlineAfterMs))) {
+      throw unavailable(
+        "the node registry is not current (NATS JetStream is not answering): try again shortly",
+      );
+    }
     const pending = store.count("pending");
     if (pending >= maxPending) {
       throw queueFull(
@@ -64,13 +95,6 @@ export class Requests {
       );
     }
     const now = clock.now();
-    // Judged against a stale registry, a healthy node looks offline and a
-    // target may match nothing: refuse for now rather than misjudge.
-    if (!fleetCurrent(now, fleet.freshAt, offlineAfterMs)) {
-      throw unavailable(
-        "the node registry is not current (NATS JetStream is not answering): try again shortly",
-      );
-    }
     const problem = checkAgainstFleet(
       spec,
       fleet.nodes,

@@ -9,9 +9,9 @@ import type { ApiDeps } from "./api.ts";
 import { findJob } from "./job_lookup.ts";
 import type { JobRows } from "./job_rows.ts";
 import { planJob } from "./plan_view.ts";
+import { untilFleetCurrent } from "./requests.ts";
 import { lostFields } from "./results_stream.ts";
 import { rolloutStatus } from "./rollout_run.ts";
-import { fleetCurrent } from "./sweep.ts";
 import {
   hasDroppedOutput,
   jobView,
@@ -82,13 +82,15 @@ export function jobRoutes(
     async (c) => {
       const spec = await readBody(c, JobSpec);
       const { registry, clock } = deps;
-      const now = clock.now();
       // As a submit would: a stale registry would call healthy nodes offline.
-      if (!fleetCurrent(now, registry.freshAt, registry.offlineAfterMs)) {
+      if (
+        !(await untilFleetCurrent(registry, clock, registry.offlineAfterMs))
+      ) {
         throw unavailable(
           "the node registry is not current (NATS JetStream is not answering): try again shortly",
         );
       }
+      const now = clock.now();
       return c.json(planJob(spec, registry, now, registry.offlineAfterMs));
     },
   );

@@ -9,6 +9,7 @@ import { iso } from "../lib/clock.ts";
 import { encodeJson } from "../lib/nats.ts";
 import { OFFLINE_AFTER_MS, runnerRig, steps } from "./testing.ts";
 import { RefusedError } from "./errors.ts";
+import { CURRENT_WAIT_MS } from "./requests.ts";
 
 type Rig = Awaited<ReturnType<typeof runnerRig>>;
 
@@ -320,7 +321,8 @@ Deno.test("requests: while the registry is not current, nothing starts and submi
   await rig.pass(2000);
   // The first job finished; the queued one waits for a view it can trust.
   assert.equal(status(rig, queued.id), "pending");
-  await assert.rejects(
+  // A submit waits a while for the view to turn current, then is refused.
+  const refused = assert.rejects(
     rig.runner.submit({
       target: { scope: "all" },
       strategy: "fail-fast",
@@ -328,9 +330,32 @@ Deno.test("requests: while the registry is not current, nothing starts and submi
     }),
     (e) => e instanceof RefusedError && e.kind === "unavailable",
   );
+  await rig.pass(CURRENT_WAIT_MS);
+  await refused;
   rig.fleet.stale = false;
   await rig.pass(6000, ["a", "b"]);
   assert.equal(status(rig, queued.id), "running");
+  await rig.runner.stop(false);
+});
+
+Deno.test("requests: a submit while the registry is briefly not current waits for it and is taken", async () => {
+  const rig = await runnerRig();
+  rig.fleet.stale = true;
+  await rig.pass(OFFLINE_AFTER_MS, ["a", "b"]);
+  const got: { rec?: JobRecord; error?: unknown } = {};
+  rig.runner.submit({
+    target: { scope: "all" },
+    strategy: "fail-fast",
+    tasks: steps(1),
+  }).then((r) => got.rec = r, (e) => got.error = e);
+  await rig.pass(1000, ["a", "b"]);
+  assert.deepEqual(got, {}, "still waiting for a view it can trust");
+  rig.fleet.stale = false;
+  await rig.pass(200, ["a", "b"]);
+  assert.equal(got.error, undefined);
+  assert.ok(got.rec, "taken once the view is current");
+  await rig.pass(100, ["a", "b"]);
+  assert.equal(status(rig, got.rec.id), "running");
   await rig.runner.stop(false);
 });
 
