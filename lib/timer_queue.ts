@@ -89,20 +89,30 @@ export class TimerQueue {
     this.#host = undefined;
     this.#hostAt = Infinity;
     const t = this.now();
-    const due: (() => void)[] = [];
+    const due: Entry[] = [];
     for (;;) {
       const top = this.#heap[0];
       if (!top || (top.fn && top.at > t)) break;
       this.#pop();
-      if (!top.fn) continue;
-      due.push(top.fn);
-      top.fn = undefined;
-      this.#live--;
+      if (top.fn) due.push(top);
     }
-    if (this.#live === 0) this.#idle();
-    else this.#arm();
-    // Armed first: should one throw, the rest still fire (as setTimeouts would).
-    for (const fn of due) fn();
+    this.#arm();
+    // Each still live when its turn comes (one may cancel another, as with
+    // setTimeouts); should one throw, the rest still run, then the first
+    // error goes on up.
+    let failed: { error: unknown } | undefined;
+    for (const e of due) {
+      const fn = e.fn;
+      if (!fn) continue;
+      e.fn = undefined;
+      this.#dead();
+      try {
+        fn();
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+    if (failed) throw failed.error;
   };
 
   /** Arms the host timer for the earliest live deadline. */

@@ -107,8 +107,25 @@ Deno.test("TimerQueue: a timer that throws does not stop the others due with it"
   queue.add(10, () => {
     throw new Error("boom");
   });
+  queue.add(10, () => seen.push("same time"));
   queue.add(20, () => seen.push("later"));
   assert.throws(() => run(10), /boom/);
+  assert.deepEqual(seen, ["same time"]);
   run(10);
-  assert.deepEqual(seen, ["later"]);
+  assert.deepEqual(seen, ["same time", "later"]);
+});
+
+Deno.test("TimerQueue: a timer cancelled by one due with it does not run", () => {
+  const { queue, run } = fakeHost();
+  const seen: string[] = [];
+  let cancelB = () => {};
+  queue.add(10, () => {
+    seen.push("a");
+    cancelB();
+  });
+  cancelB = queue.add(10, () => seen.push("b"));
+  queue.add(10, () => seen.push("c"));
+  run(10);
+  assert.deepEqual(seen, ["a", "c"]);
+  assert.equal(queue.size, 0);
 });
