@@ -26,6 +26,7 @@ import type { JobLogFollower } from "./job_follow.ts";
 import type { OutputFollower, OutputWatch } from "./output_follow.ts";
 import type { JobState } from "./job_state.ts";
 import { initFor } from "./plan.ts";
+import { rolloutStatus } from "./rollout_run.ts";
 import { applyEvent, startJob } from "./scheduler.ts";
 import { nodeResult } from "./views.ts";
 
@@ -351,6 +352,10 @@ class Session {
     const step = s?.status === "running"
       ? s.phases[s.phase]?.first ?? rec.step
       : rec.step;
+    // The log's, as the step is: the record's is written at most once a second.
+    const rollout = s?.rollout
+      ? rolloutStatus(s, s.rollout)
+      : rec.rollout_status;
     const view: LiveStatus = {
       id: rec.id,
       status: rec.status,
@@ -362,6 +367,7 @@ class Session {
       updated_at: rec.updated_at,
       ...(rec.started_at ? { started_at: rec.started_at } : {}),
       ...(rec.finished_at ? { finished_at: rec.finished_at } : {}),
+      ...(rollout ? { rollout_status: rollout } : {}),
     };
     const { updated_at: _, ...key } = view;
     const text = JSON.stringify(key);

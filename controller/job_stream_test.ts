@@ -223,3 +223,39 @@ Deno.test("events: at shutdown an open stream closes without `end`, so the clien
   await reading;
   assert.deepEqual(got.map((e) => e.type), ["status"]);
 });
+
+Deno.test("events: a rollout's status events say when it moved: paused after the canary, then the next batch", () =>
+  pair(async (a, b) => {
+    const submitted = await a.call("POST", "/job", {
+      scope: "operate",
+      type: "application/json",
+      body: JSON.stringify({
+        target: { scope: "group", value: "web" },
+        tasks: [{ backend: "test", action: "succeed" }],
+        rollout: { batch: 1, canary: 1 },
+      }),
+    });
+    const { id } = await submitted.json();
+    const res = await b.call("GET", `/job/${id}/events`, { scope: "read" });
+    const reading = events(b, res);
+    await a.clock.advance(0);
+    await a.answer("web-01", "success");
+    const resumed = a.call("POST", `/job/${id}/resume`, { scope: "operate" });
+    await a.pass(1000, ["web-01", "web-02"]);
+    assert.equal((await resumed).status, 200);
+    await a.answer("web-02", "success");
+    const got = await reading;
+
+    const rollouts = got.filter((e) => e.type === "status")
+      .map((e) => data(e).rollout_status)
+      .filter((r) => r !== undefined)
+      .map((r) => `${r.batch}/${r.batches}${r.paused ? " paused" : ""}`);
+    const moves = rollouts.filter((r, i) => r !== rollouts[i - 1]);
+    assert.deepEqual(moves, ["1/2", "1/2 paused", "2/2"]);
+    // The short form: the counts per batch are GET /job/:id's.
+    assert.ok(
+      got.filter((e) => e.type === "status").every((e) =>
+        data(e).rollout_status?.progress === undefined
+      ),
+    );
+  }));

@@ -19,7 +19,10 @@ export type LiveEventType = (typeof LIVE_EVENTS)[number];
 
 /**
  * Where the job stands: sent on connecting and on each change. A finished
- * job's final status comes after its last result, just before `end`.
+ * job's final status comes after its last result, just before `end`. A
+ * rollout's status is the short form (no per-batch counts), so a new event
+ * means the rollout moved: a batch began, it paused or resumed, a node
+ * failed, or it stopped.
  */
 export const LiveStatus = JobRecord.pick({
   id: true,
@@ -32,6 +35,7 @@ export const LiveStatus = JobRecord.pick({
   updated_at: true,
   started_at: true,
   finished_at: true,
+  rollout_status: true,
 });
 export type LiveStatus = z.infer<typeof LiveStatus>;
 

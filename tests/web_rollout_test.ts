@@ -46,7 +46,7 @@ webTest(
       "web-03": "env=canary, role=web",
     });
     // The filter takes a label as key=value.
-    await page.getByTestId("node-filter").fill("env=canary");
+    await page.getByLabel("Filter nodes").fill("env=canary");
     await waitFor(
       "the filter to keep web-03 alone",
       async () => (await page.getByTestId("node-row").count()) === 1,

@@ -35,7 +35,8 @@ webTest(
 
     // Submit: a mistake is shown inline, naming the field.
     await page.getByTestId("nav-submit").click();
-    await page.getByTestId("yaml").fill(
+    // Found by its label, as a screen reader names it.
+    await page.getByLabel("Job, as YAML or JSON").fill(
       "tasks:\n  - backend: test\n    action: frobnicate\n",
     );
     await page.getByTestId("submit").click();

@@ -115,7 +115,7 @@ export function Fleet() {
       <section>
         <h2>Nodes <span class="dim">${shown.length} of ${list
           .length}</span></h2>
-        <input class="filter"
+        <input class="filter" aria-label="Filter nodes"
           placeholder="filter: id, host, group, key=value or status"
           value=${filter} onInput=${(e) => setFilter(e.currentTarget.value)}
           data-testid="node-filter" />

@@ -1,7 +1,7 @@
 // A job's rollout on its page: the batch it is in, the failure budget,
 // each batch's counts, and Resume while it waits after its canary. The
-// job's event stream carries no rollout, so the record is read again
-// while the job runs (and once more when its status changes).
+// job's event stream says when the rollout moves; the counts per batch
+// come from the record, read then and every few seconds while it runs.
 import { html, useEffect, useState } from "../html.js";
 import { api } from "../api.js";
 
@@ -13,8 +13,11 @@ export function useRolloutStatus(job) {
   const id = job?.id;
   const watched = Boolean(job?.rollout);
   const active = job?.status === "pending" || job?.status === "running";
+  // The live status event carries the rollout's short form, which changes
+  // when it moves (a batch begins, it pauses or resumes, a node fails):
+  // then the detail is fetched at once, not at the next poll.
+  const moved = JSON.stringify(job?.rollout_status ?? null);
   useEffect(() => {
-    setStatus(job?.rollout_status);
     if (!watched) return;
     let stop = false;
     const load = () =>
@@ -28,7 +31,7 @@ export function useRolloutStatus(job) {
       stop = true;
       clearInterval(t);
     };
-  }, [id, watched, job?.status]);
+  }, [id, watched, job?.status, moved]);
   return [status, setStatus];
 }
 

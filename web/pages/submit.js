@@ -38,15 +38,16 @@ export function Submit() {
     <main class="submit">
       <h2>New job</h2>
       <form onSubmit=${submit}>
-          <textarea data-testid="yaml" spellcheck="false" rows="16"
-            value=${text} onInput=${(e) =>
+          <label for="job-yaml">Job, as YAML or JSON</label>
+          <textarea id="job-yaml" data-testid="yaml" spellcheck="false" rows="16"
+            aria-describedby="job-hint" value=${text} onInput=${(e) =>
               setText(e.currentTarget.value)}></textarea>
           ${errors.length > 0 &&
             html`<ul class="errors" data-testid="submit-errors" role="alert">${
               errors.map((m, i) => html`<li key=${i}>${m}</li>`)
             }</ul>`}
           <button type="submit" disabled=${busy} data-testid="submit">Submit</button>
-          <p class="hint">Params are strings: quote numbers ("3"). See the README for
+          <p class="hint" id="job-hint">Params are strings: quote numbers ("3"). See the README for
           steps, pipelines, conditions and timeouts.</p>
         </form>
     </main>
