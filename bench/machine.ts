@@ -39,3 +39,17 @@ export async function machine(): Promise<Machine> {
       .slice(0, 3).join(" "),
   };
 }
+
+/**
+ * The soft limit on open files this process (and so the controller and
+ * its nats-server, which inherit it) has; Infinity when it cannot be read.
+ */
+export function openFileLimit(): number {
+  try {
+    const limits = Deno.readTextFileSync("/proc/self/limits");
+    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+    return soft === undefined || soft === "unlimited" ? Infinity : Number(soft);
+  } catch {
+    return Infinity;
+  }
+}

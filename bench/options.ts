@@ -3,6 +3,10 @@
  * the controller settings every benchmark runs with.
  */
 import { parseArgs } from "node:util";
+import { openFileLimit } from "./machine.ts";
+
+/** Open files nats-server needs beside its client connections (streams, listeners, logs). */
+const FD_SLACK = 512;
 
 export const CONTROLLER = {
   maxConcurrent: 50,
@@ -102,6 +106,21 @@ export async function parseOptions(args: string[]) {
   }
   if (opts.sizes.some((n) => !(n >= 1)) || !(opts.simProcs >= 1)) {
     console.error("--sizes and --sim-procs take whole numbers ≥ 1");
+    Deno.exit(2);
+  }
+  // A barrier of N holds 2N connections at the one nats-server (each GRID
+  // worker and its raw twin); past its open-file limit the last few never
+  // connect, and the run waits for them for good (seen at 10,000 here).
+  const files = openFileLimit();
+  const tooBig = opts.sizes.filter((n) => 2 * n + FD_SLACK > files);
+  if (tooBig.length > 0) {
+    console.error(
+      `--sizes=${tooBig.join(",")}: a barrier of N workers holds 2N ` +
+        `connections at one nats-server (each GRID worker and its raw ` +
+        `twin), more than the ${files} open files this machine allows ` +
+        `(ulimit -n) with the server's own; the largest size here is ` +
+        `${Math.floor((files - FD_SLACK) / 2)}`,
+    );
     Deno.exit(2);
   }
   return {
