@@ -56,17 +56,22 @@ async function events(r: Rig, res: Response): Promise<SseEvent[]> {
 
 const data = (e: SseEvent) => JSON.parse(e.data);
 
+/** Submits `spec` as an operator on `r`; its job's id. */
+async function submit(r: Rig, spec: unknown): Promise<string> {
+  const res = await r.call("POST", "/job", {
+    scope: "operate",
+    type: "application/json",
+    body: JSON.stringify(spec),
+  });
+  return (await res.json()).id;
+}
+
 Deno.test("events: another controller streams a job's status and results, then ends", () =>
   pair(async (a, b) => {
-    const submitted = await a.call("POST", "/job", {
-      scope: "operate",
-      type: "application/json",
-      body: JSON.stringify({
-        target: { scope: "group", value: "web" },
-        tasks: steps(2),
-      }),
+    const id = await submit(a, {
+      target: { scope: "group", value: "web" },
+      tasks: steps(2),
     });
-    const { id } = await submitted.json();
     const res = await b.call("GET", `/job/${id}/events`, { scope: "read" });
     const reading = events(b, res);
     await a.clock.advance(0);
@@ -129,12 +134,7 @@ Deno.test("events: another controller streams a job's status and results, then e
 
 Deno.test("events: a cancel's results come in one event, under the cancel's sequence", () =>
   pair(async (a, b) => {
-    const submitted = await a.call("POST", "/job", {
-      scope: "operate",
-      type: "application/json",
-      body: JSON.stringify({ target: { scope: "all" }, tasks: steps(1) }),
-    });
-    const { id } = await submitted.json();
+    const id = await submit(a, { target: { scope: "all" }, tasks: steps(1) });
     await a.clock.advance(0);
     const res = await b.call("GET", `/job/${id.slice(0, 14)}/events`, {
       scope: "read",
@@ -226,16 +226,11 @@ Deno.test("events: at shutdown an open stream closes without `end`, so the clien
 
 Deno.test("events: a rollout's status events say when it moved: paused after the canary, then the next batch", () =>
   pair(async (a, b) => {
-    const submitted = await a.call("POST", "/job", {
-      scope: "operate",
-      type: "application/json",
-      body: JSON.stringify({
-        target: { scope: "group", value: "web" },
-        tasks: [{ backend: "test", action: "succeed" }],
-        rollout: { batch: 1, canary: 1 },
-      }),
+    const id = await submit(a, {
+      target: { scope: "group", value: "web" },
+      tasks: [{ backend: "test", action: "succeed" }],
+      rollout: { batch: 1, canary: 1 },
     });
-    const { id } = await submitted.json();
     const res = await b.call("GET", `/job/${id}/events`, { scope: "read" });
     const reading = events(b, res);
     await a.clock.advance(0);

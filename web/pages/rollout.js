@@ -17,6 +17,8 @@ export function useRolloutStatus(job) {
   // when it moves (a batch begins, it pauses or resumes, a node fails):
   // then the detail is fetched at once, not at the next poll.
   const moved = JSON.stringify(job?.rollout_status ?? null);
+  // Another job: its own status at once (the page's first read has the detail).
+  useEffect(() => setStatus(job?.rollout_status), [id]);
   useEffect(() => {
     if (!watched) return;
     let stop = false;
