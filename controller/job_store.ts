@@ -260,11 +260,7 @@ export class JobStore {
    * hears of it, until `erase` takes it out.
    */
   async remove(id: string, rev: number): Promise<void> {
-    await this.#kv.purge(id, rev);
-    // Applied here as well as by the follower: a marker it had not applied
-    // left the job listed, and every later purge of it failed.
-    const e = await this.#kv.get(id);
-    if (e && e.operation !== "PUT") this.#follow(e);
+    await this.#kv.remove(id, rev);
   }
 
   /** Takes a deleted job's marker out of the bucket. */

@@ -11,7 +11,7 @@
  * from the index; results expire by GRID_RES's age, a week after the
  * longest a record is kept (lib/topology.ts).
  *
- * A record is deleted with a marker (a PURGE entry) so every controller's
+ * A record is deleted with a marker (a DEL entry) so every controller's
  * follower hears of it; the marker is erased once it is old and a
  * checkpoint past it exists, so a controller starting from that checkpoint
  * cannot miss it.

@@ -78,11 +78,11 @@ export class MemoryBucket implements Bucket {
     return Promise.resolve();
   }
 
-  purge(key: string, rev: number): Promise<void> {
+  remove(key: string, rev: number): Promise<void> {
     if (this.#items.get(key)?.revision !== rev) {
       return Promise.reject(new Error("wrong last sequence"));
     }
-    this.#mark(key, "PURGE");
+    this.#mark(key, "DEL");
     return Promise.resolve();
   }
 

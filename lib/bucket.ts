@@ -28,10 +28,19 @@ export interface Bucket {
   followFrom(after: number, apply: (e: BucketEntry) => void): Promise<Follower>;
   /**
    * Removes `key` if its revision is still `rev` (else fails: "wrong last
-   * sequence"); followers see a PURGE entry, which stays as a marker.
+   * sequence"); followers see a DEL entry, which stays as a marker. With
+   * one value per key the marker replaces the value as a purge's would.
+   * Not a KV purge: on nats-server 2.9 the rollup a purge sends moves every
+   * consumer reading the bucket up to the marker, past whatever it had not
+   * delivered yet (other keys' entries included), so followers lost them.
    */
-  purge(key: string, rev: number): Promise<void>;
-  /** Erases whatever the bucket holds under `key`, a marker too: followers see nothing. */
+  remove(key: string, rev: number): Promise<void>;
+  /**
+   * Erases whatever the bucket holds under `key`, a marker too: followers
+   * see nothing. The message is deleted by its sequence: a filtered purge
+   * that empties a subject moves every consumer reading the bucket to the
+   * stream's end on nats-server 2.9, skipping what it had not delivered.
+   */
   erase(key: string): Promise<void>;
   /** When the bucket was created (ms) and its newest revision. */
   info(): Promise<{ created: number; lastRev: number }>;
@@ -42,7 +51,7 @@ export function natsBucket(
   js: JetStreamClient,
   name: string,
 ): Bucket {
-  let stream: Promise<{ name: string; prefix: string }> | undefined;
+  let stream: Promise<string> | undefined;
   return {
     create: (key, value) => kv.create(key, value),
     update: (key, value, rev) => kv.update(key, value, rev),
@@ -52,19 +61,23 @@ export function natsBucket(
     follow: (apply) => followBucket(js, kv, name, apply),
     followFrom: (after, apply) =>
       followBucket(js, kv, name, apply, undefined, after),
-    purge: (key, rev) => kv.purge(key, { previousSeq: rev }),
+    remove: (key, rev) => kv.delete(key, { previousSeq: rev }),
     erase: async (key) => {
-      stream ??= kv.status().then((s) => ({
-        name: s.streamInfo.config.name,
-        prefix: `$KV.${s.bucket}.`,
-      }));
-      const s = await stream.catch((e) => {
+      stream ??= kv.status().then((s) => s.streamInfo.config.name);
+      const streamName = await stream.catch((e) => {
         stream = undefined;
         throw e;
       });
+      const e = await kv.get(key);
+      if (!e) return;
       // No account check: that would be one more round trip per key.
       const jsm = await js.jetstreamManager(false);
-      await jsm.streams.purge(s.name, { filter: `${s.prefix}${key}` });
+      await jsm.streams.deleteMessage(streamName, e.revision, false).catch(
+        (err) => {
+          // Gone meanwhile (replaced by a newer value): nothing to erase.
+          if (!/no message found/i.test(String(err?.message ?? err))) throw err;
+        },
+      );
     },
     info: async () => {
       const { streamInfo } = await kv.status();
