@@ -265,7 +265,7 @@ export class JobStore {
 
   /** Takes a deleted job's marker out of the bucket. */
   async erase(id: string): Promise<void> {
-    await this.#kv.erase(id);
+    await this.#kv.erase(id, this.#index.markers.get(id)?.rev);
     this.#index.markers.delete(id);
   }
 

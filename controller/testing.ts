@@ -86,7 +86,9 @@ export class MemoryBucket implements Bucket {
     return Promise.resolve();
   }
 
-  erase(key: string): Promise<void> {
+  erase(key: string, rev?: number): Promise<void> {
+    const now = this.#items.get(key) ?? this.#markers.get(key);
+    if (rev !== undefined && now?.revision !== rev) return Promise.resolve();
     this.#items.delete(key);
     this.#markers.delete(key);
     return Promise.resolve();

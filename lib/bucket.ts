@@ -40,8 +40,10 @@ export interface Bucket {
    * see nothing. The message is deleted by its sequence: a filtered purge
    * that empties a subject moves every consumer reading the bucket to the
    * stream's end on nats-server 2.9, skipping what it had not delivered.
+   * With `rev` (known already: a marker's), only that revision, and no
+   * look-up first.
    */
-  erase(key: string): Promise<void>;
+  erase(key: string, rev?: number): Promise<void>;
   /** When the bucket was created (ms) and its newest revision. */
   info(): Promise<{ created: number; lastRev: number }>;
 }
@@ -62,17 +64,17 @@ export function natsBucket(
     followFrom: (after, apply) =>
       followBucket(js, kv, name, apply, undefined, after),
     remove: (key, rev) => kv.delete(key, { previousSeq: rev }),
-    erase: async (key) => {
+    erase: async (key, rev) => {
       stream ??= kv.status().then((s) => s.streamInfo.config.name);
       const streamName = await stream.catch((e) => {
         stream = undefined;
         throw e;
       });
-      const e = await kv.get(key);
-      if (!e) return;
+      const seq = rev ?? (await kv.get(key))?.revision;
+      if (seq === undefined) return;
       // No account check: that would be one more round trip per key.
       const jsm = await js.jetstreamManager(false);
-      await jsm.streams.deleteMessage(streamName, e.revision, false).catch(
+      await jsm.streams.deleteMessage(streamName, seq, false).catch(
         (err) => {
           // Gone meanwhile (replaced by a newer value): nothing to erase.
           if (!/no message found/i.test(String(err?.message ?? err))) throw err;

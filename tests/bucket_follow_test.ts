@@ -69,6 +69,11 @@ Deno.test("bucket: remove and erase leave a reader of the bucket every other ent
       // A remove checks the revision; an erase of nothing is no error.
       await assert.rejects(bucket.remove("a", b), /wrong last sequence/);
       await bucket.erase("c");
+      // The sweeper erases a marker by the revision its follower read.
+      const marker = await kv.get("b");
+      assert.equal(marker?.operation, "DEL");
+      await bucket.erase("b", marker!.revision);
+      assert.equal(await kv.get("b"), null);
     } finally {
       await nc.close();
     }
